@@ -1,0 +1,100 @@
+"""
+### event_log_ingest: hourly load of the Flink-landed event log from S3 into Snowflake
+
+**Source**: `s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/YYYY/MM/DD/HH/part-*.jsonl[.gz]`, one folder per
+replication hour (UTC), committed by Flink with `_SUCCESS`. **Target**: `EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG`
+(one row per event line) and the external table `EXT_FLINK_EVENT_LOG`. **Grain**: one run per hour;
+the run history is the cursor (catchup is on, so missed hours are caught up).
+
+Per hour of the run's data interval (mapped task group `load_hour`):
+1. `wait_for_commit` defers on the hour's `_SUCCESS` (no worker slot held while waiting);
+2. `list_part_files` lists the committed part files (never `.inprogress` or `_tmp_` objects);
+3. `copy_partition` deletes the hour's rows and COPYs exactly the listed files in one transaction,
+   and records files / rows parsed / rows loaded as the `extra` of an asset event on the raw table;
+4. `refresh_external_table` registers the hour's files in the external table.
+
+**Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
+the error names the hour and its S3 folder. A failed `copy_partition` names the file and line that
+did not parse; the hour is left exactly as it was before the run.
+
+**Re-run one hour** (any age, e.g. after a late re-commit): clear the run of that hour
+(`airflow tasks clear event_log_ingest -s 2025-08-01T03:00:00+00:00 -e 2025-08-01T03:00:00+00:00 -y`);
+the hour ends with each of its events once. **Backfill** (a running scheduler executes the runs; the
+DAG must be unpaused): `airflow backfill create --dag-id event_log_ingest --from-date 2025-08-01T00:00:00Z
+--to-date 2025-08-02T00:00:00Z --reprocess-behavior completed`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset, dag, task, task_group
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
+from include.event_log.declarations import event_log_objects
+from include.event_log.sensors import HourCommittedSensor
+
+CONFIG = IngestConfig.from_env()
+RAW_EVENTS = Asset(name="raw_flink_event_log", uri=CONFIG.asset_uri(event_log_objects().raw_table))
+
+
+@dag(
+    dag_id="event_log_ingest",
+    schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
+    start_date=CONFIG.start_date,
+    catchup=True,
+    max_active_runs=CONFIG.max_active_runs,
+    default_args=DEFAULT_ARGS,
+    tags=[Tag.EVENT_LOG, Tag.INGEST],
+    doc_md=__doc__,
+)
+def event_log_ingest():
+    @task
+    def hours_to_load(data_interval_start=None, data_interval_end=None) -> list[dict[str, str]]:
+        from include.event_log.ingest import hours_in_interval
+
+        return hours_in_interval(data_interval_start, data_interval_end, CONFIG)
+
+    @task_group
+    def load_hour(hour_start: str, success_key: str):
+        wait_for_commit = HourCommittedSensor(
+            task_id="wait_for_commit",
+            bucket_name=CONFIG.bucket,
+            bucket_key=success_key,
+            aws_conn_id=AWS_CONN_ID,
+            deferrable=True,
+            poke_interval=CONFIG.poke_interval.total_seconds(),
+            timeout=CONFIG.commit_timeout.total_seconds(),
+        )
+
+        @task
+        def list_part_files(hour_start: str) -> dict:
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+            from include.event_log.ingest import list_committed_part_files
+
+            return list_committed_part_files(S3Hook(aws_conn_id=AWS_CONN_ID), hour_start, CONFIG)
+
+        @task(outlets=[RAW_EVENTS])
+        def copy_partition(listing: dict, run_id=None, outlet_events=None) -> dict:
+            from dataclasses import asdict
+
+            from include.event_log.ingest import copy_hour
+
+            report = asdict(copy_hour(SNOWFLAKE_CONN_ID, listing, run_id))
+            outlet_events[RAW_EVENTS].extra = report
+            return report
+
+        @task
+        def refresh_external_table(listing: dict) -> dict:
+            from include.event_log.snowflake_objects import refresh_external_table
+
+            return refresh_external_table(SNOWFLAKE_CONN_ID, sub_path=listing["hour_path"])
+
+        listing = list_part_files(hour_start)
+        wait_for_commit >> listing
+        copy_partition(listing) >> refresh_external_table(listing)
+
+    load_hour.expand_kwargs(hours_to_load())
+
+
+event_log_ingest()

@@ -1,0 +1,133 @@
+"""What the event_log_ingest tasks do for one replication hour: list, COPY, refresh, report.
+
+The data never passes through the worker: the worker lists object names and sends SQL; Snowflake
+reads the files from the stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pendulum
+
+from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig, is_committed_part_file
+from include.event_log.declarations import event_log_objects
+from include.event_log.sql_templates import render_sql
+from include.event_log.warehouse import transaction
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+
+
+class HourLoadError(RuntimeError):
+    """An hour could not be loaded as listed; the transaction left the hour as it was."""
+
+
+def hours_in_interval(start: datetime, end: datetime, config: IngestConfig) -> list[dict[str, str]]:
+    """One entry per replication hour in [start, end): the hour and the key that commits it."""
+    hour = pendulum.instance(start).in_timezone("UTC").start_of("hour")
+    end = pendulum.instance(end).in_timezone("UTC")
+    hours = []
+    while hour < end:
+        hours.append({"hour_start": hour.isoformat(), "success_key": config.success_key(hour)})
+        hour = hour + HOUR
+    if not hours:
+        raise ValueError(f"the data interval [{start}, {end}) holds no whole hour")
+    return hours
+
+
+@dataclass
+class HourListing:
+    hour_start: str
+    hour_path: str
+    files: list[str]
+    batches: list[list[str]]
+    ignored: list[str] = field(default_factory=list)
+
+
+def list_committed_part_files(s3_hook: Any, hour_start: str, config: IngestConfig) -> dict[str, Any]:
+    """The hour's committed part files (names relative to the hour folder), in COPY-sized batches."""
+    hour = pendulum.parse(hour_start)
+    prefix = config.hour_prefix(hour)
+    keys = s3_hook.list_keys(bucket_name=config.bucket, prefix=prefix) or []
+    names = sorted(key.removeprefix(prefix) for key in keys)
+    files = [name for name in names if "/" not in name and is_committed_part_file(name)]
+    ignored = [name for name in names if name not in files and name != "_SUCCESS"]
+    batches = [files[i : i + MAX_FILES_PER_COPY] for i in range(0, len(files), MAX_FILES_PER_COPY)]
+    log.info(
+        "Hour %s: %d committed part files in %d COPY batches under s3://%s/%s; ignored %d objects %s",
+        hour_start, len(files), len(batches), config.bucket, prefix, len(ignored), ignored[:10],
+    )  # fmt: skip
+    listing = HourListing(hour_start, config.hour_path(hour), files, batches, ignored)
+    return asdict(listing)
+
+
+@dataclass
+class HourLoadReport:
+    hour_start: str
+    files_listed: int
+    files_loaded: int
+    rows_parsed: int
+    rows_loaded: int
+    errors: int
+    rows_replaced: int
+    run_id: str
+
+    def as_table_row(self) -> str:
+        return (
+            f"{self.hour_start} files={self.files_loaded}/{self.files_listed} parsed={self.rows_parsed} "
+            f"loaded={self.rows_loaded} errors={self.errors} replaced={self.rows_replaced}"
+        )
+
+
+def _copy_results(cursor: Any) -> list[dict[str, Any]]:
+    names = [column[0].lower() for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def copy_hour(conn_id: str, listing: dict[str, Any], run_id: str) -> HourLoadReport:
+    """Replace the hour's rows with exactly the listed files, in one transaction.
+
+    The DELETE and every COPY batch commit together; any failure rolls all of them back, so the
+    hour is either fully loaded from this listing or left as it was.
+    """
+    objects = event_log_objects()
+    context = objects.template_context()
+    hour_start = listing["hour_start"]
+    replication_hour = pendulum.parse(hour_start).naive().isoformat(sep=" ")
+    delete_sql = render_sql("ingest/delete_hour.sql", **context)
+    copy_sql = render_sql("ingest/copy_hour_files.sql", hour_path=listing["hour_path"], **context)
+
+    results: list[dict[str, Any]] = []
+    with transaction(conn_id) as cursor:
+        cursor.execute(delete_sql, {"replication_hour": replication_hour})
+        rows_replaced = cursor.rowcount or 0
+        for batch in listing["batches"]:
+            params = {"replication_hour": replication_hour, "run_id": run_id, "files": tuple(batch)}
+            cursor.execute(copy_sql, params)
+            batch_results = _copy_results(cursor)
+            loaded = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results if r["status"] == "LOADED"}
+            if missing := sorted(set(batch) - loaded):
+                # Never commit a half-loaded hour: every listed file must be reported LOADED.
+                raise HourLoadError(
+                    f"hour {hour_start}: COPY did not load {len(missing)} listed files {missing[:5]}: "
+                    f"{[r for r in batch_results if r['status'] != 'LOADED'][:3]}"
+                )
+            results.extend(batch_results)
+
+    report = HourLoadReport(
+        hour_start=hour_start,
+        files_listed=len(listing["files"]),
+        files_loaded=len(results),
+        rows_parsed=sum(int(r["rows_parsed"] or 0) for r in results),
+        rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results),
+        errors=sum(int(r["errors_seen"] or 0) for r in results),
+        rows_replaced=rows_replaced,
+        run_id=run_id,
+    )
+    log.info("Loaded %s", report.as_table_row())
+    return report

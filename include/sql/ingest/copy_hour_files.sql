@@ -1,0 +1,17 @@
+-- Second half: COPY exactly the listed committed part files of the hour (at most 1,000 names per
+-- statement). FORCE = TRUE because the DELETE above removed the earlier load of these same files.
+COPY INTO {{ raw_table.fqn }} (RECORD, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, LOADED_AT, AIRFLOW_RUN_ID)
+FROM (
+    SELECT
+        $1,
+        METADATA$FILENAME,
+        METADATA$FILE_ROW_NUMBER,
+        %(replication_hour)s::TIMESTAMP_NTZ,
+        CURRENT_TIMESTAMP()::TIMESTAMP_NTZ,
+        %(run_id)s
+    FROM @{{ stage.fqn }}/{{ hour_path }}
+)
+FILES = (%(files)s)
+FILE_FORMAT = (FORMAT_NAME = {{ file_format.fqn }})
+ON_ERROR = ABORT_STATEMENT
+FORCE = TRUE
