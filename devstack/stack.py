@@ -25,6 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from devstack.ports import LOOPBACK, free_port, wait_for_port
 
@@ -78,13 +79,13 @@ class StackState:
         return cls(**json.loads(STATE_FILE.read_text()))
 
 
-def connection_env(state: StackState) -> dict[str, str]:
+def connection_env(state: Any) -> dict[str, str]:
     """Airflow connections to the local S3 and Snowflake, as AIRFLOW_CONN_* variables."""
     aws = {
         "conn_type": "aws",
         "login": LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
         "password": LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-        "extra": {"endpoint_url": state.s3_endpoint_url, "region_name": "us-east-1"},
+        "extra": {"endpoint_url": f"http://{LOOPBACK}:{state.s3_port}", "region_name": "us-east-1"},
     }
     snowflake = {
         "conn_type": "snowflake",
