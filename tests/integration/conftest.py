@@ -16,7 +16,7 @@ import pytest
 
 from devstack.localsnow.process import start_server, stop_server
 from devstack.ports import LOOPBACK, free_port
-from devstack.stack import BUCKET, PREFIX, connection_env
+from devstack.stack import BUCKET, PREFIX, REPO, connection_env
 
 # The DAG module reads its configuration when imported: set it before any test imports a DAG.
 os.environ.update(
@@ -33,6 +33,15 @@ FIRST_HOUR = datetime(2025, 8, 1, 0, tzinfo=UTC)
 
 def hour(n: int) -> datetime:
     return FIRST_HOUR + timedelta(hours=n)
+
+
+def load_dag(dag_id: str):
+    """The DAG as the dag-processor sees it: parsed from its file by a DagBag."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[dag_id]
 
 
 class _Ports:
@@ -61,9 +70,7 @@ def local_stack(s3_endpoint_url, s3_client, tmp_path_factory):
 @pytest.fixture(scope="session")
 def snowflake_objects(local_stack):
     """The Snowflake objects, created by running the snowflake_objects DAG once."""
-    from dags.snowflake_objects import snowflake_objects as objects_dag
-
-    run = objects_dag.test()
+    run = load_dag("snowflake_objects").test()
     assert run.state == "success"
     return run
 

@@ -11,7 +11,7 @@ import pytest
 
 from devstack.simulator import SimulationOptions, read_landed_hour, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
-from tests.integration.conftest import hour, query
+from tests.integration.conftest import hour, load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -21,13 +21,13 @@ EXT = "EVENT_LOG.RAW.EXT_FLINK_EVENT_LOG"
 
 @pytest.fixture(scope="module")
 def ingest_dag(snowflake_objects):
-    from dags.event_log_ingest import event_log_ingest
-
-    return event_log_ingest
+    return load_dag("event_log_ingest")
 
 
 def run_hour(dag, n: int):
-    return dag.test(logical_date=hour(n))
+    """Run the DAG for hour n. dag.test() infers a manual run's interval as the last whole one before
+    the given date, so the run that loads [h, h+1) is the one given h+1."""
+    return dag.test(logical_date=hour(n + 1))
 
 
 def raw_rows(warehouse, n: int) -> list[tuple]:
@@ -51,10 +51,10 @@ def loaded_lines(rows: list[tuple]) -> Counter:
 
 @pytest.fixture(scope="module")
 def landed(s3_client, local_stack):
-    """Hours 0-3: plain, gzip-free; hour 2 committed empty; hour 3 has duplicates of hour 2... see options."""
+    """Hours 0-3 of plain part files; hour 2 committed empty; hour 0 has events duplicated in it and in hour 1."""
     options = SimulationOptions(
         bucket=BUCKET, prefix=PREFIX, end_hour=hour(4), hours=4, events_per_hour=1500, files_per_hour=3,
-        empty_hours=(hour(2),), duplicate_hours=(hour(1),), duplicates_per_hour=4, seed=7,
+        empty_hours=(hour(2),), duplicate_hours=(hour(0),), duplicates_per_hour=4, seed=7,
     )  # fmt: skip
     return simulate(s3_client, options)
 
@@ -112,10 +112,13 @@ def test_rerunning_an_hour_leaves_each_event_once(ingest_dag, landed, s3_client,
 
 def test_duplicated_events_are_loaded_as_landed(ingest_dag, landed, warehouse):
     """The loader keeps every line (dedup is the staging model's job); the duplicate is visible."""
+    assert run_hour(ingest_dag, 0).state == "success"
     assert run_hour(ingest_dag, 1).state == "success"
-    ids = Counter(event_id for _, _, event_id, _ in raw_rows(warehouse, 1))
+    ids = Counter(event_id for _, _, event_id, _ in raw_rows(warehouse, 0))
     duplicated = {i for i, count in ids.items() if count > 1}
-    assert duplicated == set(landed.hour(hour(1)).duplicate_ids_within_hour)
+    assert duplicated == set(landed.hour(hour(0)).duplicate_ids_within_hour)
+    next_hour_ids = {event_id for _, _, event_id, _ in raw_rows(warehouse, 1)}
+    assert set(landed.hour(hour(0)).duplicate_ids_across_hours) <= next_hour_ids | set(ids)
 
 
 def test_late_recommit_reloads_the_union_of_files(ingest_dag, landed, s3_client, warehouse):
@@ -129,7 +132,7 @@ def test_late_recommit_reloads_the_union_of_files(ingest_dag, landed, s3_client,
     assert max(after.values()) == 1
 
 
-def test_a_malformed_line_fails_the_hour_and_leaves_it_as_it_was(ingest_dag, s3_client, warehouse, caplog):
+def test_a_malformed_line_fails_the_hour_and_leaves_it_as_it_was(ingest_dag, s3_client, warehouse, capfd):
     options = SimulationOptions(
         bucket=BUCKET, prefix=PREFIX, end_hour=hour(6), hours=1, events_per_hour=300, files_per_hour=2, seed=11,
     )  # fmt: skip
@@ -143,7 +146,9 @@ def test_a_malformed_line_fails_the_hour_and_leaves_it_as_it_was(ingest_dag, s3_
     run = run_hour(ingest_dag, 5)
     assert run.state == "failed"
     assert loaded_lines(raw_rows(warehouse, 5)) == good, "the failed transaction left the hour as it was"
-    assert "part-0000dead-0000-0000-0000-00000000beef-0-99.jsonl" in caplog.text
+    task_log = "".join(capfd.readouterr())
+    assert "Error parsing JSON" in task_log
+    assert "part-0000dead-0000-0000-0000-00000000beef-0-99.jsonl" in task_log
     s3_client.delete_object(Bucket=BUCKET, Key=bad_key)
 
 
