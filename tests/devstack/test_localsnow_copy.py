@@ -1,0 +1,229 @@
+"""COPY INTO with a transformation from the S3 stage: METADATA$ columns, gzip, FILES, PATTERN, ON_ERROR."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+import snowflake.connector.errors
+
+pytestmark = pytest.mark.timeout(120)
+
+COPY_SQL = """
+COPY INTO EVENT_LOG.RAW.RAW_EVENTS (RECORD, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, LOADED_AT, AIRFLOW_RUN_ID)
+FROM (
+    SELECT $1, METADATA$FILENAME, METADATA$FILE_ROW_NUMBER, '2025-08-01 03:00:00'::TIMESTAMP_NTZ,
+           CURRENT_TIMESTAMP()::TIMESTAMP_NTZ, 'run-1'
+    FROM @EVENT_LOG.RAW.STAGE_EVENTS/2025/08/01/03/
+)
+{files}
+FILE_FORMAT = (FORMAT_NAME = EVENT_LOG.RAW.FF_JSON)
+ON_ERROR = {on_error}
+FORCE = TRUE
+"""
+
+
+def copy_sql(files: list[str] | None = None, on_error: str = "ABORT_STATEMENT", pattern: str | None = None) -> str:
+    clause = "FILES = (" + ", ".join(f"'{f}'" for f in files) + ")" if files else ""
+    if pattern:
+        clause += f" PATTERN = '{pattern}'"
+    return COPY_SQL.format(files=clause, on_error=on_error)
+
+
+def event(event_log_id: int, **fields) -> str:
+    return json.dumps({"event_log_id": event_log_id, "organization_id": 1, "dagster_event_type": "STEP_START"} | fields)
+
+
+def rows(cursor, sql: str) -> list[tuple]:
+    return cursor.execute(sql).fetchall()
+
+
+def test_copy_loads_plain_and_gzip_files_with_metadata(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), "", event(2, run_id=None)])
+    put_lines("2025/08/01/03/part-b-0-2.jsonl.gz", [event(3), event(4), event(5)])
+    put_lines("2025/08/01/03/part-c-0-3.jsonl", [event(99)])  # not listed in FILES: not loaded
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(["part-a-0-1.jsonl", "part-b-0-2.jsonl.gz"])).fetchall()
+
+    columns = [d.name.lower() for d in cur.description]
+    assert columns == [
+        "file",
+        "status",
+        "rows_parsed",
+        "rows_loaded",
+        "error_limit",
+        "errors_seen",
+        "first_error",
+        "first_error_line",
+        "first_error_character",
+        "first_error_column_name",
+    ]
+    by_file = {r[0].rsplit("/", 1)[-1]: r for r in result}
+    assert by_file["part-a-0-1.jsonl"][1:6] == ("LOADED", 2, 2, 1, 0)
+    assert by_file["part-b-0-2.jsonl.gz"][1:6] == ("LOADED", 3, 3, 1, 0)
+    assert by_file["part-a-0-1.jsonl"][0].endswith("/event_log/2025/08/01/03/part-a-0-1.jsonl")
+
+    loaded = rows(
+        cur,
+        "SELECT RECORD:event_log_id::NUMBER, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, AIRFLOW_RUN_ID, "
+        "LOADED_AT IS NOT NULL FROM EVENT_LOG.RAW.RAW_EVENTS ORDER BY 1",
+    )
+    hour = datetime.datetime(2025, 8, 1, 3)
+    assert loaded == [
+        (1, "2025/08/01/03/part-a-0-1.jsonl", 1, hour, "run-1", True),
+        (2, "2025/08/01/03/part-a-0-1.jsonl", 3, hour, "run-1", True),  # line 2 is empty: not a row
+        (3, "2025/08/01/03/part-b-0-2.jsonl.gz", 1, hour, "run-1", True),
+        (4, "2025/08/01/03/part-b-0-2.jsonl.gz", 2, hour, "run-1", True),
+        (5, "2025/08/01/03/part-b-0-2.jsonl.gz", 3, hour, "run-1", True),
+    ]
+    # $1 is the whole object, as a VARIANT
+    record = json.loads(rows(cur, "SELECT RECORD FROM EVENT_LOG.RAW.RAW_EVENTS WHERE RECORD:event_log_id = 2")[0][0])
+    assert record == {"event_log_id": 2, "organization_id": 1, "dagster_event_type": "STEP_START", "run_id": None}
+
+
+def test_copy_without_files_loads_everything_under_the_path_matching_pattern(event_log, put_lines, s3_client, bucket):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1)])
+    put_lines("2025/08/01/03/part-b-0-1.jsonl.gz", [event(2)])
+    put_lines("2025/08/01/03/part-c-0-1.inprogress.1234", [event(3)])
+    put_lines("2025/08/01/03/_part-d_tmp_5678", [event(4)])
+    put_lines("2025/08/01/04/part-e-0-1.jsonl", [event(5)])  # another hour
+    s3_client.put_object(Bucket=bucket, Key="event_log/2025/08/01/03/_SUCCESS", Body=b"")
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(pattern=".*part-[^/]*[.]jsonl([.]gz)?")).fetchall()
+
+    assert sorted(r[0].rsplit("/", 1)[-1] for r in result) == ["part-a-0-1.jsonl", "part-b-0-1.jsonl.gz"]
+    assert rows(cur, "SELECT RECORD:event_log_id::NUMBER FROM EVENT_LOG.RAW.RAW_EVENTS ORDER BY 1") == [(1,), (2,)]
+
+
+def test_invalid_json_aborts_the_statement_naming_file_and_line(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), event(2)])
+    put_lines("2025/08/01/03/part-b-0-1.jsonl", [event(3), "{not json", event(4)])
+    cur = event_log.cursor()
+
+    with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+        cur.execute(copy_sql(["part-a-0-1.jsonl", "part-b-0-1.jsonl"]))
+
+    assert "Error parsing JSON" in raised.value.msg
+    assert "File '2025/08/01/03/part-b-0-1.jsonl', line 2" in raised.value.msg
+    assert raised.value.errno == 100069
+    # nothing of the statement is kept, not even the good file
+    assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(0,)]
+
+
+def test_truncated_last_line_aborts_the_statement(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl.gz", event(1) + "\n" + event(2) + "\n" + event(3)[:15])
+    cur = event_log.cursor()
+
+    with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+        cur.execute(copy_sql(["part-a-0-1.jsonl.gz"]))
+
+    assert "File '2025/08/01/03/part-a-0-1.jsonl.gz', line 3" in raised.value.msg
+    assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(0,)]
+
+
+def test_a_missing_file_fails_naming_it(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1)])
+    cur = event_log.cursor()
+
+    with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+        cur.execute(copy_sql(["part-a-0-1.jsonl", "part-gone-0-9.jsonl"]))
+
+    assert "part-gone-0-9.jsonl" in raised.value.msg
+    assert "not found" in raised.value.msg
+    assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(0,)]
+
+
+def test_on_error_continue_loads_good_lines_and_validate_returns_the_rejected_ones(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), "{broken", event(2), "", "[1, 2"])
+    put_lines("2025/08/01/03/part-b-0-1.jsonl", [event(3)])
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(["part-a-0-1.jsonl", "part-b-0-1.jsonl"], on_error="CONTINUE")).fetchall()
+
+    by_file = {r[0].rsplit("/", 1)[-1]: r for r in result}
+    a = by_file["part-a-0-1.jsonl"]
+    assert a[1:6] == ("PARTIALLY_LOADED", 4, 2, 4, 2)
+    assert "Error parsing JSON" in a[6]
+    assert a[7] == 2  # first_error_line
+    assert a[8] >= 1  # first_error_character
+    assert by_file["part-b-0-1.jsonl"][1:6] == ("LOADED", 1, 1, 1, 0)
+    assert rows(cur, "SELECT RECORD:event_log_id::NUMBER FROM EVENT_LOG.RAW.RAW_EVENTS ORDER BY 1") == [
+        (1,),
+        (2,),
+        (3,),
+    ]
+
+    rejected = cur.execute(
+        "SELECT FILE, LINE, REJECTED_RECORD, ERROR FROM TABLE(VALIDATE(EVENT_LOG.RAW.RAW_EVENTS, JOB_ID => '_last')) "
+        "ORDER BY LINE"
+    ).fetchall()
+    assert [r[:3] for r in rejected] == [
+        ("2025/08/01/03/part-a-0-1.jsonl", 2, "{broken"),
+        ("2025/08/01/03/part-a-0-1.jsonl", 5, "[1, 2"),
+    ]
+    assert all(r[3].startswith("Error parsing JSON") for r in rejected)
+
+    # the COPY's query id works as a JOB_ID too
+    query_id = cur.execute(copy_sql(["part-b-0-1.jsonl"], on_error="CONTINUE")).sfqid
+    assert cur.execute(f"SELECT * FROM TABLE(VALIDATE(RAW_EVENTS, JOB_ID => '{query_id}'))").fetchall() == []
+
+
+def test_on_error_skip_file_skips_files_with_errors(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), "oops"])
+    put_lines("2025/08/01/03/part-b-0-1.jsonl", [event(2)])
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(["part-a-0-1.jsonl", "part-b-0-1.jsonl"], on_error="SKIP_FILE")).fetchall()
+
+    assert sorted((r[0].rsplit("/", 1)[-1], r[1], r[3]) for r in result) == [
+        ("part-a-0-1.jsonl", "LOAD_FAILED", 0),
+        ("part-b-0-1.jsonl", "LOADED", 1),
+    ]
+    assert rows(cur, "SELECT RECORD:event_log_id::NUMBER FROM EVENT_LOG.RAW.RAW_EVENTS") == [(2,)]
+
+
+def test_without_force_a_file_loaded_before_is_skipped(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1)])
+    cur = event_log.cursor()
+    no_force = copy_sql(["part-a-0-1.jsonl"]).replace("FORCE = TRUE", "")
+
+    first = cur.execute(no_force).fetchall()
+    second = cur.execute(no_force).fetchall()
+    forced = cur.execute(copy_sql(["part-a-0-1.jsonl"])).fetchall()
+
+    assert [r[1] for r in first] == ["LOADED"]
+    assert second == [("Copy executed with 0 files processed.",)]
+    assert [r[1] for r in forced] == ["LOADED"]
+    assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(2,)]
+
+
+def test_copy_without_transformation_into_a_single_variant_column(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), event(2)])
+    cur = event_log.cursor()
+    cur.execute("CREATE TABLE EVENT_LOG.RAW.JUST_VARIANT (V VARIANT)")
+
+    cur.execute(
+        "COPY INTO EVENT_LOG.RAW.JUST_VARIANT FROM @EVENT_LOG.RAW.STAGE_EVENTS/2025/08/01/03/ "
+        "FILE_FORMAT = (TYPE = JSON)"
+    )
+
+    assert rows(cur, "SELECT V:event_log_id::NUMBER FROM EVENT_LOG.RAW.JUST_VARIANT ORDER BY 1") == [(1,), (2,)]
+
+
+def test_line_numbers_follow_the_file_on_a_large_file(event_log, put_lines):
+    # Over 64 MB, the reader's buffer: DuckDB scans it in parallel chunks, numbering must still be line order.
+    lines = [json.dumps({"event_log_id": i, "pad": "x" * 100}) for i in range(1, 600_001)]
+    put_lines("2025/08/01/03/part-big-0-1.jsonl", lines)
+    put_lines("2025/08/01/03/part-big-0-2.jsonl.gz", lines[:1000])
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(["part-big-0-1.jsonl", "part-big-0-2.jsonl.gz"])).fetchall()
+
+    assert [r[3] for r in result] == [600_000, 1000]
+    assert rows(
+        cur,
+        "SELECT COUNT(*), COUNT_IF(FILE_ROW_NUMBER = RECORD:event_log_id::NUMBER) FROM EVENT_LOG.RAW.RAW_EVENTS",
+    ) == [(601_000, 601_000)]
