@@ -13,6 +13,10 @@ Per hour of the run's data interval (mapped task group `load_hour`):
    and records files / rows parsed / rows loaded as the `extra` of an asset event on the raw table;
 4. `refresh_external_table` registers the hour's files in the external table.
 
+Then `dbt_models` (astronomer-cosmos, rendered from dbt's manifest) builds the models of the run's
+hours, each model followed by its dbt tests: staging (deduplicated events), runs, steps, asset
+materializations and checks, daily usage (billable credits) and ingestion freshness.
+
 **Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
 the error names the hour and its S3 folder. A failed `copy_partition` names the file and line that
 did not parse; the hour is left exactly as it was before the run.
@@ -28,8 +32,16 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, dag, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
+from cosmos import DbtTaskGroup
 
 from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
+from include.event_log.dbt_project import (
+    DBT_OPERATOR_ARGS,
+    EXECUTION_CONFIG,
+    PROFILE_CONFIG,
+    PROJECT_CONFIG,
+    RENDER_CONFIG,
+)
 from include.event_log.declarations import event_log_objects
 from include.event_log.sensors import HourCommittedSensor
 
@@ -94,7 +106,17 @@ def event_log_ingest():
         wait_for_commit >> listing
         copy_partition(listing) >> refresh_external_table(listing)
 
-    load_hour.expand_kwargs(hours_to_load())
+    dbt_models = DbtTaskGroup(
+        group_id="dbt_models",
+        project_config=PROJECT_CONFIG,
+        profile_config=PROFILE_CONFIG,
+        execution_config=EXECUTION_CONFIG,
+        render_config=RENDER_CONFIG,
+        operator_args=DBT_OPERATOR_ARGS,
+        default_args=DEFAULT_ARGS,
+    )
+
+    load_hour.expand_kwargs(hours_to_load()) >> dbt_models
 
 
 event_log_ingest()

@@ -41,6 +41,40 @@ def rows_loaded_per_hour(state: stack.StackState) -> dict[datetime, int]:
         return {hour.replace(tzinfo=UTC): count for hour, count in cursor.fetchall()}
 
 
+def print_models(state: stack.StackState, s3, manifest) -> None:
+    """What dbt built, next to the same figures computed independently from the landed files."""
+    from collections import Counter
+
+    from devstack.expected_marts import compute_marts, lines_from_landed_files
+
+    with snowflake_connection(state) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT STATUS, COUNT(*) FROM EVENT_LOG.ANALYTICS.FCT_RUNS GROUP BY 1")
+        runs = dict(cursor.fetchall())
+        cursor.execute("SELECT STATUS, COUNT(*) FROM EVENT_LOG.ANALYTICS.FCT_STEPS GROUP BY 1")
+        steps = dict(cursor.fetchall())
+        cursor.execute("SELECT ORGANIZATION_ID, USAGE_DATE, MATERIALIZATIONS, STEPS, BILLABLE_CREDITS "
+                       "FROM EVENT_LOG.ANALYTICS.MART_USAGE_DAILY")  # fmt: skip
+        usage = {(org, day): (m, s, c) for org, day, m, s, c in cursor.fetchall()}
+        cursor.execute("SELECT REPLICATION_HOUR, MAX(LOADED_AT) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1")
+        loaded_at = dict(cursor.fetchall())
+    hours = [h.hour for h in manifest.hours]
+    expected = compute_marts(lines_from_landed_files(s3, stack.BUCKET, stack.PREFIX, hours, loaded_at))
+    expected_runs = Counter(r["status"] for r in expected["fct_runs"])
+    expected_steps = Counter(r["status"] for r in expected["fct_steps"])
+    expected_usage = {
+        (r["organization_id"], r["usage_date"]): (r["materializations"], r["steps"], r["billable_credits"])
+        for r in expected["mart_usage_daily"]
+    }
+    print("Modeled by dbt (EVENT_LOG.ANALYTICS), and the same computed from the landed files:")
+    print(f"  runs by status:  {dict(sorted(runs.items()))}   files: {dict(sorted(expected_runs.items()))}")
+    print(f"  steps by status: {dict(sorted(steps.items()))}   files: {dict(sorted(expected_steps.items()))}")
+    print(f"  {'organization':>12} {'day':10} {'materializations':>16} {'steps':>6} {'credits':>8}   files")
+    for (org, day), (m, s, c) in sorted(usage.items()):
+        print(f"  {org:>12} {day!s:10} {m:>16} {s:>6} {c:>8}   {expected_usage.get((org, day))}")
+    same = runs == dict(expected_runs) and steps == dict(expected_steps) and usage == expected_usage
+    print("  modeled == files: " + ("yes" if same else "NO"))
+
+
 def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime) -> None:
     """Queue one run per hour with Airflow's own backfill; the running scheduler executes them."""
     command = [
@@ -64,7 +98,13 @@ def main() -> int:
     state = stack.up()
     api = AirflowApi(state.api_url, stack.ADMIN_USER, state.admin_password)
 
-    s3 = boto3.client("s3", endpoint_url=state.s3_endpoint_url, region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=state.s3_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=stack.LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack.LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+    )
     print(f"Landing {HOURS} hours of simulated events, {first_hour:%Y-%m-%d %H:00} to {end_hour:%H:00} UTC ...")
     options = SimulationOptions(
         bucket=stack.BUCKET, prefix=stack.PREFIX, end_hour=end_hour, hours=HOURS,
@@ -103,6 +143,8 @@ def main() -> int:
         status = state_by_hour.get(hour, "no run")
         ok &= status == "success" and rows == len(landed.lines)
         print(f"{hour:%Y-%m-%d %H:00} {len(landed.part_keys):>10} {len(landed.lines):>14} {rows:>12}  {status}")
+    print()
+    print_models(state, s3, manifest)
     print()
     print(f"Done in {time.monotonic() - started:.0f}s. Airflow UI: {state.api_url}  login: {stack.ADMIN_USER} / "
           f"{state.admin_password}")  # fmt: skip

@@ -136,6 +136,8 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__TRIGGERER__CAPACITY": "200",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(AIRFLOW_HOME / "logs"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        # Nothing leaves the machine: no usage metrics from Cosmos.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "EVENT_LOG_BUCKET": BUCKET,
         "EVENT_LOG_PREFIX": PREFIX,
         "EVENT_LOG_START_DATE": state.start_date,

@@ -52,7 +52,8 @@ def test_listing_batches_at_most_1000_files_and_skips_uncommitted_objects(s3_cli
     s3_client.put_object(Bucket=bucket, Key=prefix + names[0] + ".inprogress.abc", Body=b"{")
     s3_client.put_object(Bucket=bucket, Key=prefix + "_part-0-5.jsonl_tmp_abc", Body=b"{")
     s3_client.put_object(Bucket=bucket, Key=prefix + "_SUCCESS", Body=b"")
-    s3_client.put_object(Bucket=bucket, Key=config.hour_prefix(datetime(2025, 8, 1, 4, tzinfo=UTC)) + names[0], Body=b"")
+    next_hour = config.hour_prefix(datetime(2025, 8, 1, 4, tzinfo=UTC))
+    s3_client.put_object(Bucket=bucket, Key=next_hour + names[0], Body=b"")
 
     class LocalS3Hook(S3Hook):
         def get_conn(self):
@@ -61,14 +62,14 @@ def test_listing_batches_at_most_1000_files_and_skips_uncommitted_objects(s3_cli
     listing = list_committed_part_files(LocalS3Hook(), hour.isoformat(), config)
     assert sorted(listing["files"]) == sorted(names)
     assert [len(batch) for batch in listing["batches"]] == [1000, 1]
-    assert sorted(sum(listing["batches"], [])) == sorted(names)
+    assert sorted(name for batch in listing["batches"] for name in batch) == sorted(names)
     assert len(listing["ignored"]) == 2
     assert listing["hour_path"] == "2025/08/01/03/"
 
 
 def test_sensor_timeout_names_the_hour_and_the_path():
-    from airflow.sdk.exceptions import AirflowSensorTimeout
     from airflow.sdk.bases.operator import TriggerFailureReason
+    from airflow.sdk.exceptions import AirflowSensorTimeout
 
     from include.event_log.sensors import HourCommittedSensor
 

@@ -1,5 +1,6 @@
 """What every dbt model must hold, computed in plain Python from the landed lines, independently of
-the dbt SQL: the rules of the models' documentation (dbt/models/**/*.yml), written again.
+the dbt SQL: the rules of the models' documentation (dbt/models/**/*.yml), written again. The tests
+compare the models with it, and `make run` prints it next to the modeled figures.
 
 A landed line is a dict with the parsed JSON `record`, `file_name`, `file_row_number`,
 `replication_hour` and `loaded_at` (naive UTC datetimes), i.e. one row of RAW_FLINK_EVENT_LOG.
@@ -339,3 +340,25 @@ def compute_marts(lines: list[dict]) -> dict[str, list[dict] | dict]:
         "mart_usage_daily": mart_usage_daily(events),
         "mart_ingestion_freshness": mart_ingestion_freshness(lines, events),
     }
+
+
+def lines_from_landed_files(s3_client, bucket: str, prefix: str, hours, loaded_at: dict) -> list[dict]:
+    """The raw table's lines as the landed files say they must be: the record, the file path relative
+    to the stage, the line number and the hour come from S3; only `loaded_at` (hour -> time, naive UTC)
+    comes from the warehouse, for the freshness mart."""
+    from devstack.simulator import read_landed_hour
+
+    lines = []
+    for hour in hours:
+        naive_hour = hour.replace(tzinfo=None)
+        for line in read_landed_hour(s3_client, bucket, prefix, hour).lines:
+            lines.append(
+                {
+                    "record": line.record,
+                    "file_name": line.key.removeprefix(f"{prefix}/"),
+                    "file_row_number": line.line_number,
+                    "replication_hour": naive_hour,
+                    "loaded_at": loaded_at.get(naive_hour),
+                }
+            )
+    return lines

@@ -1,0 +1,59 @@
+"""astronomer-cosmos configuration of the event log's dbt project, built once and reused by name.
+
+The DAG renders the project from `dbt/target/manifest.json` (produced by `make dbt-manifest` and by
+the image build, never at parse time), so parsing runs no dbt subprocess and makes no network call.
+"""
+
+from __future__ import annotations
+
+from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.profiles import SnowflakeUserPasswordProfileMapping
+
+from include.event_log.config import DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID
+
+MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+class SnowflakeConnectionProfileMapping(SnowflakeUserPasswordProfileMapping):
+    """The user/password mapping, plus the connection extra `protocol` next to `host` and `port`.
+
+    The same connection then reaches a PrivateLink/proxy endpoint or the local stack's emulator
+    (http) for dbt exactly as it does for the hooks (include.event_log.warehouse).
+    """
+
+    airflow_param_mapping = {**SnowflakeUserPasswordProfileMapping.airflow_param_mapping, "protocol": "extra.protocol"}
+
+
+PROJECT_CONFIG = ProjectConfig(
+    dbt_project_path=DBT_PROJECT_DIR,
+    manifest_path=MANIFEST_PATH,
+    project_name="event_log",
+    install_dbt_deps=False,
+)
+PROFILE_CONFIG = ProfileConfig(
+    profile_name="event_log",
+    target_name="airflow",
+    profile_mapping=SnowflakeConnectionProfileMapping(conn_id=SNOWFLAKE_CONN_ID, profile_args={"schema": "ANALYTICS"}),
+)
+EXECUTION_CONFIG = ExecutionConfig(
+    execution_mode=ExecutionMode.LOCAL,
+    # dbt runs in the worker's Python (dbt-core's programmatic runner): no subprocess start per task.
+    invocation_mode=InvocationMode.DBT_RUNNER,
+)
+RENDER_CONFIG = RenderConfig(
+    load_method=LoadMode.DBT_MANIFEST,
+    test_behavior=TestBehavior.AFTER_EACH,
+    # Cross-layer tests span several models: run them once, after all their parents.
+    should_detach_multiple_parents_tests=True,
+    emit_datasets=False,
+)
+# The run's data interval reaches the incremental models as dbt vars (see dbt/dbt_project.yml).
+DBT_OPERATOR_ARGS = {
+    "vars": {
+        "data_interval_start": "{{ data_interval_start }}",
+        "data_interval_end": "{{ data_interval_end }}",
+    },
+    # Two runs must not rebuild the same model at once (they share its transient __dbt_tmp table).
+    "max_active_tis_per_dag": 1,
+}
