@@ -9,17 +9,23 @@ the run history is the cursor (catchup is on, so missed hours are caught up).
 Per hour of the run's data interval (mapped task group `load_hour`):
 1. `wait_for_commit` defers on the hour's `_SUCCESS` (no worker slot held while waiting);
 2. `list_part_files` lists the committed part files (never `.inprogress` or `_tmp_` objects);
-3. `copy_partition` deletes the hour's rows and COPYs exactly the listed files in one transaction,
-   and records files / rows parsed / rows loaded as the `extra` of an asset event on the raw table;
-4. `refresh_external_table` registers the hour's files in the external table.
+3. `copy_partition` deletes the hour's rows and COPYs exactly the listed files in one transaction;
+   lines that are not JSON are counted and kept in `RAW_FLINK_EVENT_LOG_REJECTS`;
+4. `refresh_external_table` registers the hour's files in the external table;
+5. `check_hour` reconciles the hour (files listed = files loaded, rows parsed = loaded + rejected,
+   raw rows = external-table rows) and counts rejects, unknown event types, new fields and
+   duplicate ids; every result goes to `EVENT_LOG_CHECK_RESULTS` and, with the load report, into the
+   `extra` of an asset event on the raw table. A failed reconciliation fails the hour.
 
 Then `dbt_models` (astronomer-cosmos, rendered from dbt's manifest) builds the models of the run's
 hours, each model followed by its dbt tests: staging (deduplicated events), runs, steps, asset
 materializations and checks, daily usage (billable credits) and ingestion freshness.
 
 **Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
-the error names the hour and its S3 folder. A failed `copy_partition` names the file and line that
-did not parse; the hour is left exactly as it was before the run.
+the error names the hour and its S3 folder. `copy_partition` failing on rejects means more than
+`EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines are not JSON: the hour is left exactly as it was, the
+lines are in the rejects table, the error names files and lines. `check_hour` failing names the
+check and the difference. See the README's runbook.
 
 **Re-run one hour** (any age, e.g. after a late re-commit): clear the run of that hour
 (`airflow tasks clear event_log_ingest -s 2025-08-01T03:00:00+00:00 -e 2025-08-01T03:00:00+00:00 -y`);
@@ -42,6 +48,7 @@ from include.event_log.dbt_project import (
     PROJECT_CONFIG,
     RENDER_CONFIG,
 )
+from include.event_log.deadlines import build_ingest_deadline
 from include.event_log.declarations import event_log_objects
 from include.event_log.sensors import HourCommittedSensor
 
@@ -55,6 +62,7 @@ RAW_EVENTS = Asset(name="raw_flink_event_log", uri=CONFIG.asset_uri(event_log_ob
     start_date=CONFIG.start_date,
     catchup=True,
     max_active_runs=CONFIG.max_active_runs,
+    deadline=build_ingest_deadline(CONFIG),
     default_args=DEFAULT_ARGS,
     tags=[Tag.EVENT_LOG, Tag.INGEST],
     doc_md=__doc__,
@@ -86,15 +94,16 @@ def event_log_ingest():
 
             return list_committed_part_files(S3Hook(aws_conn_id=AWS_CONN_ID), hour_start, CONFIG)
 
-        @task(outlets=[RAW_EVENTS])
-        def copy_partition(listing: dict, run_id=None, outlet_events=None) -> dict:
+        @task
+        def copy_partition(listing: dict, run_id=None) -> dict:
             from dataclasses import asdict
+
+            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             from include.event_log.ingest import copy_hour
 
-            report = asdict(copy_hour(SNOWFLAKE_CONN_ID, listing, run_id))
-            outlet_events[RAW_EVENTS].extra = report
-            return report
+            s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
+            return asdict(copy_hour(SNOWFLAKE_CONN_ID, s3_hook, listing, run_id, CONFIG))
 
         @task
         def refresh_external_table(listing: dict) -> dict:
@@ -102,9 +111,25 @@ def event_log_ingest():
 
             return refresh_external_table(SNOWFLAKE_CONN_ID, sub_path=listing["hour_path"])
 
+        @task(outlets=[RAW_EVENTS])
+        def check_hour(listing: dict, report: dict, dag_run=None, outlet_events=None) -> dict:
+            from airflow.exceptions import AirflowFailException
+
+            from include.event_log.checks import FAIL, record_check_results
+            from include.event_log.hour_checks import check_hour
+
+            results = check_hour(SNOWFLAKE_CONN_ID, listing, report)
+            record_check_results(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, results)
+            summary = {**report, "checks": {r.check_name: r.as_dict() for r in results}}
+            if failed := [r.describe() for r in results if r.status == FAIL]:
+                raise AirflowFailException(f"hour {listing['hour_start']} failed its checks: " + "; ".join(failed))
+            outlet_events[RAW_EVENTS].extra = summary
+            return summary
+
         listing = list_part_files(hour_start)
+        report = copy_partition(listing)
         wait_for_commit >> listing
-        copy_partition(listing) >> refresh_external_table(listing)
+        report >> refresh_external_table(listing) >> check_hour(listing, report)
 
     dbt_models = DbtTaskGroup(
         group_id="dbt_models",

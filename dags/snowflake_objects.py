@@ -20,6 +20,7 @@ from airflow.sdk import chain, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from include.event_log.config import DEFAULT_ARGS, SNOWFLAKE_CONN_ID, Tag
+from include.event_log.deadlines import build_objects_deadline
 from include.event_log.declarations import event_log_objects
 
 
@@ -29,6 +30,7 @@ from include.event_log.declarations import event_log_objects
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
+    deadline=build_objects_deadline(),
     default_args=DEFAULT_ARGS,
     tags=[Tag.EVENT_LOG, Tag.SNOWFLAKE],
     doc_md=__doc__,

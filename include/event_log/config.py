@@ -52,6 +52,8 @@ class IngestConfig:
     max_active_runs: int
     # Only names the account in asset URIs; connecting uses the Airflow connection.
     snowflake_account: str
+    # Above this share of an hour's lines not being JSON, the hour's load rolls back and fails.
+    max_reject_ratio: float = 0.01
 
     @classmethod
     def from_env(cls) -> IngestConfig:
@@ -68,6 +70,7 @@ class IngestConfig:
             poke_interval=timedelta(seconds=_seconds("EVENT_LOG_POKE_INTERVAL_SECONDS", 60)),
             max_active_runs=int(os.environ.get("EVENT_LOG_MAX_ACTIVE_RUNS", "8")),
             snowflake_account=os.environ.get("EVENT_LOG_SNOWFLAKE_ACCOUNT", "local").lower(),
+            max_reject_ratio=float(os.environ.get("EVENT_LOG_MAX_REJECT_RATIO", "0.01")),
         )
 
     def asset_uri(self, table: Any) -> str:

@@ -21,6 +21,8 @@ from include.event_log.config import OBJECTS_FILE
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 COLUMN_TYPE = re.compile(r"[A-Z_]+(\(\d+(, ?\d+)?\))?")
 OBJECT_TYPES = {"file_format", "stage", "external_table", "table"}
+# What each declared native table is for; the code finds its tables by purpose, never by name.
+TABLE_PURPOSES = {"raw", "rejects", "check_results"}
 # Only these environment variables may be substituted into the declaration.
 ALLOWED_ENV = {"EVENT_LOG_BUCKET", "EVENT_LOG_PREFIX", "EVENT_LOG_STORAGE_INTEGRATION"}
 ENV_DEFAULTS = {"EVENT_LOG_BUCKET": "flink-event-log", "EVENT_LOG_PREFIX": "event_log"}
@@ -61,6 +63,7 @@ class SnowflakeObject:
     pattern: str = ""
     stage: str = ""
     file_format: str = ""
+    purpose: str = ""
 
     @property
     def fqn(self) -> str:
@@ -73,10 +76,22 @@ class EventLogObjects:
     file_format: SnowflakeObject
     stage: SnowflakeObject
     external_table: SnowflakeObject
-    raw_table: SnowflakeObject
+    tables: dict[str, SnowflakeObject]
+
+    @property
+    def raw_table(self) -> SnowflakeObject:
+        return self.tables["raw"]
+
+    @property
+    def rejects_table(self) -> SnowflakeObject:
+        return self.tables["rejects"]
+
+    @property
+    def check_results_table(self) -> SnowflakeObject:
+        return self.tables["check_results"]
 
     def in_creation_order(self) -> list[SnowflakeObject]:
-        return [self.file_format, self.stage, self.external_table, self.raw_table]
+        return [self.file_format, self.stage, self.external_table, *self.tables.values()]
 
     def template_context(self) -> dict[str, SnowflakeObject]:
         return {
@@ -84,6 +99,8 @@ class EventLogObjects:
             "stage": self.stage,
             "external_table": self.external_table,
             "raw_table": self.raw_table,
+            "rejects_table": self.rejects_table,
+            "check_results_table": self.check_results_table,
         }
 
 
@@ -132,6 +149,7 @@ def _object(raw: dict[str, Any]) -> SnowflakeObject:
         pattern=str(raw.get("pattern", "")),
         stage=identifier(raw["stage"], f"{name} stage") if raw.get("stage") else "",
         file_format=identifier(raw["file_format"], f"{name} file format") if raw.get("file_format") else "",
+        purpose=str(raw.get("purpose", "")),
     )
 
 
@@ -141,15 +159,18 @@ def load_objects(path: Path = OBJECTS_FILE) -> EventLogObjects:
     by_type: dict[str, list[SnowflakeObject]] = {}
     for obj in objects:
         by_type.setdefault(obj.type, []).append(obj)
-    for object_type in OBJECT_TYPES:
+    for object_type in OBJECT_TYPES - {"table"}:
         if len(by_type.get(object_type, [])) != 1:
             raise DeclarationError(f"the declaration needs exactly one object of type {object_type}")
+    tables = {table.purpose: table for table in by_type.get("table", [])}
+    if sorted(tables) != sorted(TABLE_PURPOSES) or len(by_type.get("table", [])) != len(TABLE_PURPOSES):
+        raise DeclarationError(f"the declaration needs one table per purpose {sorted(TABLE_PURPOSES)}")
     catalog = EventLogObjects(
         schedule=str(document.get("schedule", "0 3 * * *")),
         file_format=by_type["file_format"][0],
         stage=by_type["stage"][0],
         external_table=by_type["external_table"][0],
-        raw_table=by_type["table"][0],
+        tables=tables,
     )
     for obj in (catalog.stage, catalog.external_table):
         if obj.file_format != catalog.file_format.name:

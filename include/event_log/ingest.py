@@ -67,20 +67,32 @@ def list_committed_part_files(s3_hook: Any, hour_start: str, config: IngestConfi
 
 
 @dataclass
+class RejectedLine:
+    file_name: str
+    line_number: int
+    error: str
+    rejected_record: str
+
+
+@dataclass
 class HourLoadReport:
     hour_start: str
     files_listed: int
     files_loaded: int
     rows_parsed: int
     rows_loaded: int
+    rows_rejected: int
     errors: int
     rows_replaced: int
     run_id: str
+    reject_ratio: float = 0.0
+    rejected_files: list[str] = field(default_factory=list)
+    loaded_files: list[str] = field(default_factory=list)
 
     def as_table_row(self) -> str:
         return (
             f"{self.hour_start} files={self.files_loaded}/{self.files_listed} parsed={self.rows_parsed} "
-            f"loaded={self.rows_loaded} errors={self.errors} replaced={self.rows_replaced}"
+            f"loaded={self.rows_loaded} rejected={self.rows_rejected} replaced={self.rows_replaced}"
         )
 
 
@@ -89,11 +101,38 @@ def _copy_results(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def copy_hour(conn_id: str, listing: dict[str, Any], run_id: str) -> HourLoadReport:
+def rejected_lines(s3_hook: Any, bucket: str, key: str, file_name: str) -> list[RejectedLine]:
+    """The lines of one part file that are not JSON (a truncated last line included).
+
+    Only files the COPY reported errors for are read here, so the data passes through the worker
+    only on this exception path; the lines are kept whole in the rejects table.
+    """
+    import gzip
+    import json
+
+    body = s3_hook.get_key(key, bucket_name=bucket).get()["Body"].read()
+    if key.endswith(".gz"):
+        body = gzip.decompress(body)
+    rejected = []
+    for number, raw_line in enumerate(body.split(b"\n"), 1):
+        text = raw_line.decode("utf-8", errors="replace")
+        if not text.strip():
+            continue
+        try:
+            json.loads(text)
+        except ValueError as error:
+            rejected.append(RejectedLine(file_name, number, f"Error parsing JSON: {error}", text))
+    return rejected
+
+
+def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, config: IngestConfig) -> HourLoadReport:
     """Replace the hour's rows with exactly the listed files, in one transaction.
 
     The DELETE and every COPY batch commit together; any failure rolls all of them back, so the
-    hour is either fully loaded from this listing or left as it was.
+    hour is either loaded from this listing or left as it was. Lines that are not JSON do not stop
+    the COPY (ON_ERROR = CONTINUE): they are counted and kept in the rejects table, and the hour is
+    committed when they are at most `max_reject_ratio` of its lines; above it the load rolls back,
+    the rejects are still kept, and the task fails naming the files and lines.
     """
     objects = event_log_objects()
     context = objects.template_context()
@@ -101,33 +140,69 @@ def copy_hour(conn_id: str, listing: dict[str, Any], run_id: str) -> HourLoadRep
     replication_hour = pendulum.parse(hour_start).naive().isoformat(sep=" ")
     delete_sql = render_sql("ingest/delete_hour.sql", **context)
     copy_sql = render_sql("ingest/copy_hour_files.sql", hour_path=listing["hour_path"], **context)
+    delete_rejects_sql = render_sql("ingest/delete_hour_rejects.sql", **context)
+    insert_reject_sql = render_sql("ingest/insert_reject.sql", **context)
+    hour_prefix = config.hour_prefix(pendulum.parse(hour_start))
+
+    def store_rejects(cursor: Any, rejects: list[RejectedLine]) -> None:
+        cursor.execute(delete_rejects_sql, {"replication_hour": replication_hour})
+        for reject in rejects:
+            params = {"replication_hour": replication_hour, "run_id": run_id, **asdict(reject)}
+            cursor.execute(insert_reject_sql, params)
 
     results: list[dict[str, Any]] = []
-    with transaction(conn_id) as cursor:
-        cursor.execute(delete_sql, {"replication_hour": replication_hour})
-        rows_replaced = cursor.rowcount or 0
-        for batch in listing["batches"]:
-            params = {"replication_hour": replication_hour, "run_id": run_id, "files": tuple(batch)}
-            cursor.execute(copy_sql, params)
-            batch_results = _copy_results(cursor)
-            loaded = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results if r["status"] == "LOADED"}
-            if missing := sorted(set(batch) - loaded):
-                # Never commit a half-loaded hour: every listed file must be reported LOADED.
+    rejects: list[RejectedLine] = []
+    try:
+        with transaction(conn_id) as cursor:
+            cursor.execute(delete_sql, {"replication_hour": replication_hour})
+            rows_replaced = cursor.rowcount or 0
+            for batch in listing["batches"]:
+                params = {"replication_hour": replication_hour, "run_id": run_id, "files": tuple(batch)}
+                cursor.execute(copy_sql, params)
+                batch_results = _copy_results(cursor)
+                reported = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results}
+                if missing := sorted(set(batch) - reported):
+                    # Never commit a half-loaded hour: every listed file must be in the COPY's result.
+                    raise HourLoadError(
+                        f"hour {hour_start}: COPY did not process {len(missing)} listed files {missing[:5]}"
+                    )
+                results.extend(batch_results)
+            for result in results:
+                if int(result["errors_seen"] or 0):
+                    name = str(result["file"]).rsplit("/", 1)[-1]
+                    found = rejected_lines(s3_hook, config.bucket, hour_prefix + name, listing["hour_path"] + name)
+                    rejects.extend(found)
+            rows_parsed = sum(int(r["rows_parsed"] or 0) for r in results)
+            ratio = len(rejects) / rows_parsed if rows_parsed else 0.0
+            if ratio > config.max_reject_ratio:
                 raise HourLoadError(
-                    f"hour {hour_start}: COPY did not load {len(missing)} listed files {missing[:5]}: "
-                    f"{[r for r in batch_results if r['status'] != 'LOADED'][:3]}"
+                    f"hour {hour_start}: {len(rejects)} of {rows_parsed} lines are not JSON "
+                    f"({ratio:.2%} > the {config.max_reject_ratio:.2%} allowed); the hour was left as it was. "
+                    "Rejected: " + "; ".join(f"{r.file_name} line {r.line_number}: {r.error}" for r in rejects[:10])
                 )
-            results.extend(batch_results)
+            store_rejects(cursor, rejects)
+    except HourLoadError:
+        if rejects:
+            # The load rolled back; the rejected lines are still kept, for whoever fixes the data.
+            with transaction(conn_id) as cursor:
+                store_rejects(cursor, rejects)
+        raise
 
     report = HourLoadReport(
         hour_start=hour_start,
         files_listed=len(listing["files"]),
         files_loaded=len(results),
-        rows_parsed=sum(int(r["rows_parsed"] or 0) for r in results),
+        rows_parsed=rows_parsed,
         rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results),
+        rows_rejected=len(rejects),
         errors=sum(int(r["errors_seen"] or 0) for r in results),
         rows_replaced=rows_replaced,
         run_id=run_id,
+        reject_ratio=round(ratio, 6),
+        rejected_files=sorted({r.file_name for r in rejects}),
+        loaded_files=sorted(str(r["file"]).rsplit("/", 1)[-1] for r in results),
     )
     log.info("Loaded %s", report.as_table_row())
+    for reject in rejects[:20]:
+        log.warning("Rejected %s line %d: %s", reject.file_name, reject.line_number, reject.error)
     return report

@@ -31,7 +31,10 @@ def creation_statements(objects: EventLogObjects) -> list[tuple[str, dict[str, A
             render_sql("objects/create_external_table.sql", **context),
             {"pattern": pattern, "description": objects.external_table.description},
         ),
-        (render_sql("objects/create_raw_table.sql", **context), {"description": objects.raw_table.description}),
+    ]
+    statements += [
+        (render_sql("objects/create_table.sql", table=table), {"description": table.description})
+        for table in objects.tables.values()
     ]
     return statements
 

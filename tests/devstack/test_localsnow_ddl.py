@@ -10,11 +10,9 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import jinja2
 import pytest
-import yaml
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,36 +26,33 @@ COVERED = {
     "objects/create_file_format.sql",
     "objects/create_stage.sql",
     "objects/create_external_table.sql",
-    "objects/create_raw_table.sql",
+    "objects/create_table.sql",
     "objects/refresh_external_table.sql",
     "ingest/delete_hour.sql",
     "ingest/copy_hour_files.sql",
+    "ingest/delete_hour_rejects.sql",
+    "ingest/insert_reject.sql",
+    "checks/insert_check_result.sql",
+    "checks/hour_counts.sql",
+    "checks/duplicate_ids_across_hours.sql",
+    "checks/event_types_in_hour.sql",
+    "checks/fields_in_hour.sql",
 }
 
 
-def declaration(bucket: str) -> dict[str, SimpleNamespace]:
-    text = OBJECTS_FILE.read_text()
-    text = text.replace("${EVENT_LOG_BUCKET}", bucket).replace("${EVENT_LOG_PREFIX}", PREFIX)
-    text = text.replace("${EVENT_LOG_STORAGE_INTEGRATION}", "")
-    objects = {}
-    for raw in yaml.safe_load(text)["objects"]:
-        obj = SimpleNamespace(
-            **{
-                "columns": [],
-                "partition_by": [],
-                "storage_integration": "",
-                **raw,
-            }
-        )
-        obj.columns = [SimpleNamespace(**c) for c in obj.columns]
-        obj.fqn = f"{obj.database}.{obj.schema}.{obj.name}"
-        objects[obj.type] = obj
-    return {
-        "file_format": objects["file_format"],
-        "stage": objects["stage"],
-        "external_table": objects["external_table"],
-        "raw_table": objects["table"],
-    }
+# The audit DAG's queries run in its own integration test (tests/integration/test_event_log_audit.py).
+AUDIT_SQL = {str(p.relative_to(SQL_DIR)) for p in (SQL_DIR / "audit").glob("*.sql")}
+
+
+def declaration(bucket: str, monkeypatch) -> dict:
+    """The project's own declaration, read with this test's bucket."""
+    from include.event_log.declarations import load_objects
+
+    monkeypatch.setenv("EVENT_LOG_BUCKET", bucket)
+    monkeypatch.setenv("EVENT_LOG_PREFIX", PREFIX)
+    monkeypatch.setenv("EVENT_LOG_STORAGE_INTEGRATION", "")
+    catalog = load_objects(OBJECTS_FILE)
+    return {**catalog.template_context(), "tables": catalog.tables}
 
 
 def render(name: str, **context) -> str:
@@ -66,12 +61,13 @@ def render(name: str, **context) -> str:
 
 
 def test_every_project_sql_file_is_covered_here():
-    on_disk = {str(p.relative_to(SQL_DIR)) for d in ("objects", "ingest") for p in (SQL_DIR / d).glob("*.sql")}
+    on_disk = {str(p.relative_to(SQL_DIR)) for p in SQL_DIR.glob("*/*.sql")} - AUDIT_SQL
     assert on_disk == COVERED, "a SQL file was added or removed: run it in test_project_sql_runs_unchanged"
 
 
-def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client):
-    objects = declaration(bucket)
+def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, monkeypatch):
+    objects = declaration(bucket, monkeypatch)
+    tables = objects.pop("tables")
     ff, stage, ext, raw = (objects[k] for k in ("file_format", "stage", "external_table", "raw_table"))
     conn = localsnow.connect()
     cur = conn.cursor()
@@ -87,7 +83,8 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client):
             render("objects/create_external_table.sql", **objects),
             {"pattern": ext.pattern, "description": ext.description},
         )
-        cur.execute(render("objects/create_raw_table.sql", **objects), {"description": raw.description})
+        for table in tables.values():
+            cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
 
     hour = "2025/08/01/03/"
     put_lines(hour + "part-1111-0-1.jsonl", [json.dumps({"event_log_id": 1, "dagster_event_type": "STEP_START"})])
@@ -137,3 +134,50 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client):
         (2, hour + "part-2222-1-1.jsonl.gz", 1, datetime.datetime(2025, 8, 1, 3), params["run_id"]),
         (3, hour + "part-2222-1-1.jsonl.gz", 2, datetime.datetime(2025, 8, 1, 3), params["run_id"]),
     ]
+
+
+def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
+    objects = declaration(bucket, monkeypatch)
+    tables = objects.pop("tables")
+    conn = localsnow.connect()
+    cur = conn.cursor()
+    ff, stage, ext = objects["file_format"], objects["stage"], objects["external_table"]
+    cur.execute(render("objects/create_file_format.sql", **objects), {"description": ff.description})
+    cur.execute(render("objects/create_stage.sql", **objects), {"url": stage.url, "description": stage.description})
+    cur.execute(render("objects/create_external_table.sql", **objects), {"pattern": ext.pattern, "description": ""})
+    for table in tables.values():
+        cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
+    hour = {"replication_hour": "2025-08-01 03:00:00"}
+    reject = {**hour, "run_id": "r1", "file_name": "2025/08/01/03/part-a-0-1.jsonl", "line_number": 7,
+              "error": "Error parsing JSON: x", "rejected_record": "{cut"}  # fmt: skip
+    for _ in range(2):  # replaced, not added, on a re-run
+        cur.execute(render("ingest/delete_hour_rejects.sql", **objects), hour)
+        cur.execute(render("ingest/insert_reject.sql", **objects), reject)
+    rejects_fqn = objects["rejects_table"].fqn
+    assert cur.execute(
+        "SELECT FILE_NAME, LINE_NUMBER, ERROR, REJECTED_RECORD, AIRFLOW_RUN_ID FROM " + rejects_fqn
+    ).fetchall() == [("2025/08/01/03/part-a-0-1.jsonl", 7, "Error parsing JSON: x", "{cut", "r1")]
+
+    raw_fqn = objects["raw_table"].fqn
+    rows = ((1, "STEP_START", "03"), (1, "STEP_START", "03"), (2, "NEW_TYPE", "03"), (2, "X", "04"))
+    for event_id, event_type, at in rows:
+        cur.execute(
+            "INSERT INTO " + raw_fqn + " (RECORD, REPLICATION_HOUR) SELECT PARSE_JSON(%(r)s), %(h)s::TIMESTAMP_NTZ",
+            {"r": json.dumps({"event_log_id": event_id, "dagster_event_type": event_type, "extra_field": 1}),
+             "h": f"2025-08-01 {at}:00:00"},
+        )  # fmt: skip
+    counts = cur.execute(render("checks/hour_counts.sql", **objects), hour).fetchall()
+    assert counts == [(3, 0, 1, 1)]  # raw rows, external rows (none registered), rejects, duplicate rows
+    assert cur.execute(render("checks/duplicate_ids_across_hours.sql", **objects), hour).fetchall() == [(1,)]
+    types = dict(cur.execute(render("checks/event_types_in_hour.sql", **objects), hour).fetchall())
+    assert types == {"STEP_START": 2, "NEW_TYPE": 1}
+    fields = dict(cur.execute(render("checks/fields_in_hour.sql", **objects), hour).fetchall())
+    assert fields == {"event_log_id": 3, "dagster_event_type": 3, "extra_field": 3}
+
+    result = {**hour, "dag_id": "event_log_ingest", "run_id": "r1", "check_name": "new_fields", "status": "warn",
+              "observed": 1, "expected": 0, "details": '{"fields": {"extra_field": 3}}'}  # fmt: skip
+    cur.execute(render("checks/insert_check_result.sql", **objects), result)
+    assert cur.execute(
+        "SELECT CHECK_NAME, STATUS, OBSERVED, EXPECTED, DETAILS, REPLICATION_HOUR FROM "
+        + objects["check_results_table"].fqn
+    ).fetchall() == [("new_fields", "warn", 1, 0, '{"fields": {"extra_field": 3}}', datetime.datetime(2025, 8, 1, 3))]

@@ -41,7 +41,11 @@ def load_dag(dag_id: str):
 
     bag = DagBag(dag_folder=str(REPO / "dags" / f"{dag_id}.py"))
     assert not bag.import_errors, bag.import_errors
-    return bag.dags[dag_id]
+    dag = bag.dags[dag_id]
+    # Airflow 3.3.2's dag.test() crashes on a DAG with `deadline=`: run these DAGs without their
+    # deadline alerts here; the alerts are tested on the live stack (tests/live/test_deadlines.py).
+    dag.deadline = None
+    return dag
 
 
 class _Ports:

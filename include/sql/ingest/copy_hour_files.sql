@@ -1,5 +1,7 @@
 -- Second half: COPY exactly the listed committed part files of the hour (at most 1,000 names per
 -- statement). FORCE = TRUE because the DELETE above removed the earlier load of these same files.
+-- ON_ERROR = CONTINUE: a line that is not JSON is counted (errors_seen) and kept in the rejects
+-- table by the task, which decides from the reject ratio whether the hour commits.
 COPY INTO {{ raw_table.fqn }} (RECORD, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, LOADED_AT, AIRFLOW_RUN_ID)
 FROM (
     SELECT
@@ -13,5 +15,5 @@ FROM (
 )
 FILES = (%(files)s)
 FILE_FORMAT = (FORMAT_NAME = {{ file_format.fqn }})
-ON_ERROR = ABORT_STATEMENT
+ON_ERROR = CONTINUE
 FORCE = TRUE

@@ -1,0 +1,84 @@
+"""The checks every loaded hour gets, in place of the asset checks of the platform this follows.
+
+Reconciliation (fails the hour): the files listed in S3 are the files the COPY loaded; rows parsed
+are rows loaded plus rows rejected; the raw table, the COPY's report and the external table agree.
+Counts (warn, never silent): rejected lines, unknown event types, fields the contract does not
+know, duplicate event_log_ids within the hour and across the day around it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from include.event_log.checks import FAIL, PASS, WARN, CheckResult
+from include.event_log.declarations import event_log_objects
+from include.event_log.sql_templates import render_sql
+from include.event_log.warehouse import run_statements
+
+# The contract (../shared/event-log-spec.md section 3): what a record may hold today.
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        "PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED",
+        "STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_UP_FOR_RETRY", "STEP_RESTARTED",
+        "STEP_WORKER_STARTING", "STEP_WORKER_STARTED", "RESOURCE_INIT_STARTED", "RESOURCE_INIT_SUCCESS",
+        "RESOURCE_INIT_FAILURE", "ASSET_MATERIALIZATION", "ASSET_MATERIALIZATION_PLANNED",
+        "ASSET_OBSERVATION", "ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED", "ALERT_SUCCESS",
+    }
+)  # fmt: skip
+KNOWN_FIELDS = frozenset(
+    {
+        "event_log_id", "organization_id", "deployment_id", "run_id", "dagster_event_type", "asset_key",
+        "step_key", "partition", "event_data", "created_at", "landed_at",
+    }
+)  # fmt: skip
+
+
+def _equal(name: str, hour: str, observed: int, expected: int, **details: Any) -> CheckResult:
+    status = PASS if observed == expected else FAIL
+    if status == FAIL:
+        details = {**details, "difference": observed - expected}
+    return CheckResult(name, status, observed, expected, details, hour)
+
+
+def _counted(name: str, hour: str, observed: int, **details: Any) -> CheckResult:
+    return CheckResult(name, WARN if observed else PASS, observed, 0, details if observed else {}, hour)
+
+
+def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) -> list[CheckResult]:
+    context = event_log_objects().template_context()
+    hour = listing["hour_start"]
+    params = {"replication_hour": hour.replace("T", " ")[:19]}
+    counts, across, types, fields = run_statements(
+        conn_id,
+        [
+            (render_sql("checks/hour_counts.sql", **context), params),
+            (render_sql("checks/duplicate_ids_across_hours.sql", **context), params),
+            (render_sql("checks/event_types_in_hour.sql", **context), params),
+            (render_sql("checks/fields_in_hour.sql", **context), params),
+        ],
+    )
+    raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts[0])
+    listed, loaded = set(listing["files"]), set(report["loaded_files"])
+    unknown_types = {str(t): int(n) for t, n in types if t is not None and t not in KNOWN_EVENT_TYPES}
+    new_fields = {str(f): int(n) for f, n in fields if f not in KNOWN_FIELDS}
+    return [
+        _equal(
+            "files_listed_equal_files_loaded", hour, len(loaded), len(listed),
+            not_loaded=sorted(listed - loaded), not_listed=sorted(loaded - listed),
+        ),
+        _equal(
+            "rows_parsed_equal_loaded_plus_rejected", hour, report["rows_loaded"] + report["rows_rejected"],
+            report["rows_parsed"], rows_loaded=report["rows_loaded"], rows_rejected=report["rows_rejected"],
+        ),
+        _equal("raw_rows_equal_rows_loaded", hour, raw_rows, report["rows_loaded"]),
+        _equal("raw_rows_equal_external_table_rows", hour, raw_rows, external_rows),
+        _equal("rejects_kept_equal_rows_rejected", hour, rejected_rows, report["rows_rejected"]),
+        _counted(
+            "rejected_lines", hour, report["rows_rejected"],
+            files=report["rejected_files"], ratio=report["reject_ratio"],
+        ),
+        _counted("unknown_event_types", hour, sum(unknown_types.values()), types=unknown_types),
+        _counted("new_fields", hour, len(new_fields), fields=new_fields),
+        _counted("duplicate_event_log_ids_in_hour", hour, duplicates_in_hour),
+        _counted("duplicate_event_log_ids_across_hours", hour, int(across[0][0])),
+    ]  # fmt: skip

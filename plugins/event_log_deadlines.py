@@ -1,0 +1,285 @@
+"""Deadline-alert callbacks of the event-log DAGs (built by include/event_log/deadlines.py).
+
+Airflow runs a missed deadline's AsyncCallback in the triggerer, importing it by path. The plugins
+folder is on sys.path in every Airflow component, so this module's import path is its file name:
+`event_log_deadlines.ingest_deadline_missed` and `event_log_deadlines.objects_deadline_missed`.
+
+Every callback, in this order:
+1. logs the miss at ERROR (DAG, run, hour `YYYY-MM-DD HH:00 UTC`, S3 folder, what to do), always;
+2. records it as a `deadline_missed` check result in EVENT_LOG_CHECK_RESULTS (one row per hour), in a
+   thread because the Snowflake connector blocks; if the warehouse cannot be reached it says so in
+   the log and goes on;
+3. notifies through the SMTP and Slack-webhook notifiers whose connections exist. A notifier that
+   fails is logged and never stops the others. Backfill runs are not notified: a backfill reloads
+   hours on purpose, long after their deadline, and one page per hour would be noise.
+
+Airflow 3.3 hands a callback a small context (no template rendering): `dag_run` (the REST API's
+DAGRunResponse as JSON) and `deadline` (`id`, `deadline_time`). Everything else comes in as kwargs
+fixed when the DAG was parsed. Heavy imports stay inside the functions: the plugins manager imports
+this file in every component.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHECK_NAME = "deadline_missed"
+# Bounds on the outside calls, so one slow service never holds the others (or the triggerer slot).
+RECORD_TIMEOUT_SECONDS = 120
+NOTIFY_TIMEOUT_SECONDS = 60
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _utc(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "unknown"
+
+
+def _run_hours(dag_run: dict[str, Any]) -> list[datetime]:
+    """The replication hours of the run: each hour of its data interval (its logical hour if none)."""
+    start = _as_datetime(dag_run.get("data_interval_start")) or _as_datetime(dag_run.get("logical_date"))
+    if start is None:
+        return []
+    end = _as_datetime(dag_run.get("data_interval_end")) or start
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    hours = [hour]
+    while hour + timedelta(hours=1) < end:
+        hour += timedelta(hours=1)
+        hours.append(hour)
+    return hours
+
+
+def _hour_folder(bucket: str, prefix: str, hour: datetime) -> str:
+    path = f"{hour:%Y/%m/%d/%H}/"
+    return f"s3://{bucket}/{prefix.strip('/')}/{path}" if prefix.strip("/") else f"s3://{bucket}/{path}"
+
+
+async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, results: list[Any]) -> bool:
+    from include.event_log import checks
+
+    try:
+        await asyncio.wait_for(
+            asyncio.to_thread(checks.record_check_results, snowflake_conn_id, dag_id, run_id, results),
+            timeout=RECORD_TIMEOUT_SECONDS,
+        )
+    except Exception:
+        log.exception(
+            "Could not record the missed deadline of %s run %s in the warehouse (connection %s); "
+            "the alert goes on without it",
+            dag_id,
+            run_id,
+            snowflake_conn_id,
+        )
+        return False
+    return True
+
+
+async def _connection_exists(conn_id: str) -> bool:
+    """Whether the connection is defined, without raising: a missing one just means no such channel."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if not conn_id:
+        return False
+    try:
+        await BaseHook.aget_connection(conn_id)
+    except AirflowNotFoundException:
+        return False
+    except Exception:
+        log.warning("Could not look up connection %s: not notifying through it", conn_id, exc_info=True)
+        return False
+    return True
+
+
+def _smtp_notifier(conn_id: str, emails: list[str], subject: str, body: str, context: dict[str, Any]):
+    from html import escape
+
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    html = "".join(f"<p>{escape(paragraph)}</p>" for paragraph in body.split("\n\n"))
+    return SmtpNotifier(to=emails, subject=subject, html_content=html, smtp_conn_id=conn_id, context=context)
+
+
+def _slack_notifier(conn_id: str, text: str, context: dict[str, Any]):
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+    return SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=text, context=context)
+
+
+async def _await(notifier: Any) -> None:
+    await notifier
+
+
+async def _notify(
+    *,
+    smtp_conn_id: str,
+    slack_conn_id: str,
+    alert_emails: list[str],
+    subject: str,
+    body: str,
+    context: dict[str, Any],
+) -> dict[str, str]:
+    """Send through every configured notifier; return each channel's outcome."""
+    outcomes: dict[str, str] = {}
+    senders = []
+    if await _connection_exists(smtp_conn_id):
+        if alert_emails:
+            senders.append(("smtp", lambda: _smtp_notifier(smtp_conn_id, alert_emails, subject, body, context)))
+        else:
+            outcomes["smtp"] = "skipped"
+            log.warning("Connection %s exists but EVENT_LOG_ALERT_EMAILS is empty: no email sent", smtp_conn_id)
+    if await _connection_exists(slack_conn_id):
+        senders.append(("slack", lambda: _slack_notifier(slack_conn_id, f"*{subject}*\n{body}", context)))
+    if not senders and not outcomes:
+        log.info("No notifier connection (%s, %s) is defined: the miss is only logged and recorded",
+                 smtp_conn_id, slack_conn_id)  # fmt: skip
+    for channel, build in senders:
+        try:
+            await asyncio.wait_for(_await(build()), timeout=NOTIFY_TIMEOUT_SECONDS)
+        except Exception:
+            outcomes[channel] = "failed"
+            log.exception("The %s notification of the missed deadline failed", channel)
+        else:
+            outcomes[channel] = "sent"
+            log.info("Sent the %s notification of the missed deadline", channel)
+    return outcomes
+
+
+async def _handle_miss(
+    *,
+    context: dict[str, Any],
+    subject: str,
+    body: str,
+    results: list[Any],
+    snowflake_conn_id: str,
+    smtp_conn_id: str,
+    slack_conn_id: str,
+    alert_emails: list[str],
+) -> str:
+    dag_run = context.get("dag_run") or {}
+    dag_id, run_id = dag_run.get("dag_id", "unknown"), dag_run.get("dag_run_id", "unknown")
+    log.error("%s\n%s", subject, body)
+    recorded = await _record(snowflake_conn_id, dag_id, run_id, results)
+    if dag_run.get("run_type") == "backfill":
+        log.info("%s run %s is a backfill: logged and recorded, not notified", dag_id, run_id)
+        outcomes: dict[str, str] = {}
+    else:
+        outcomes = await _notify(
+            smtp_conn_id=smtp_conn_id,
+            slack_conn_id=slack_conn_id,
+            alert_emails=alert_emails,
+            subject=subject,
+            body=body,
+            context=context,
+        )
+    sent = ", ".join(f"{channel} {outcome}" for channel, outcome in outcomes.items()) or "none"
+    return f"{CHECK_NAME} {dag_id} {run_id}: recorded={'yes' if recorded else 'no'}; notifications: {sent}"
+
+
+async def ingest_deadline_missed(
+    *,
+    context: dict[str, Any],
+    bucket: str,
+    prefix: str,
+    snowflake_conn_id: str,
+    smtp_conn_id: str,
+    slack_conn_id: str,
+    alert_emails: list[str],
+) -> str:
+    """An event_log_ingest run's hour was not loaded by end of hour + commit delay + grace."""
+    from include.event_log.checks import FAIL, CheckResult
+
+    dag_run = context.get("dag_run") or {}
+    dag_id, run_id = dag_run.get("dag_id", "event_log_ingest"), dag_run.get("dag_run_id", "unknown")
+    deadline_time = _as_datetime((context.get("deadline") or {}).get("deadline_time"))
+    logical_date = _as_datetime(dag_run.get("logical_date"))
+    hours = _run_hours(dag_run)
+    named = ", ".join(f"{hour:%Y-%m-%d %H:00} UTC" for hour in hours) or "unknown hour"
+    folders = [_hour_folder(bucket, prefix, hour) for hour in hours]
+    stamp = logical_date.isoformat() if logical_date else "<logical date>"
+    subject = f"[event_log_ingest] hour {named} not loaded by its deadline {_utc(deadline_time)}"
+    body = "\n\n".join(
+        [
+            f"DAG {dag_id}, run {run_id} ({dag_run.get('run_type', 'unknown')}, {dag_run.get('state', 'unknown')}) "
+            f"has not loaded hour {named} from {', '.join(folders) or 'its S3 folder'} "
+            f"by {_utc(deadline_time)} (end of the hour + expected commit delay + grace).",
+            "What to do: look for `_SUCCESS` in that folder. If it is missing, Flink has not committed the "
+            "hour (job down or stalled): restart it; the run waits in load_hour.wait_for_commit and finishes "
+            "by itself once `_SUCCESS` appears. If it is there, see the run's failed or slow task in the "
+            f"Airflow UI, fix the cause and clear the run: `airflow tasks clear {dag_id} -s {stamp} "
+            f"-e {stamp} -y`.",
+        ]
+    )
+    details = {
+        "deadline_time": deadline_time.isoformat() if deadline_time else None,
+        "run_type": dag_run.get("run_type"),
+        "run_state": dag_run.get("state"),
+        "s3_folders": folders,
+    }
+    results = [
+        CheckResult(check_name=CHECK_NAME, status=FAIL, replication_hour=hour.isoformat(), details=details)
+        for hour in hours
+    ] or [CheckResult(check_name=CHECK_NAME, status=FAIL, details=details)]
+    return await _handle_miss(
+        context=context,
+        subject=subject,
+        body=body,
+        results=results,
+        snowflake_conn_id=snowflake_conn_id,
+        smtp_conn_id=smtp_conn_id,
+        slack_conn_id=slack_conn_id,
+        alert_emails=alert_emails,
+    )
+
+
+async def objects_deadline_missed(
+    *,
+    context: dict[str, Any],
+    snowflake_conn_id: str,
+    smtp_conn_id: str,
+    slack_conn_id: str,
+    alert_emails: list[str],
+) -> str:
+    """A snowflake_objects run did not finish within the objects deadline of being queued."""
+    from include.event_log.checks import FAIL, CheckResult
+
+    dag_run = context.get("dag_run") or {}
+    dag_id, run_id = dag_run.get("dag_id", "snowflake_objects"), dag_run.get("dag_run_id", "unknown")
+    deadline_time = _as_datetime((context.get("deadline") or {}).get("deadline_time"))
+    subject = f"[snowflake_objects] run {run_id} not done by its deadline {_utc(deadline_time)}"
+    body = "\n\n".join(
+        [
+            f"DAG {dag_id}, run {run_id} ({dag_run.get('run_type', 'unknown')}, {dag_run.get('state', 'unknown')}), "
+            f"queued at {_utc(_as_datetime(dag_run.get('queued_at')))}, has not finished creating and refreshing "
+            f"the event log's Snowflake objects by {_utc(deadline_time)}.",
+            "What to do: open the run in the Airflow UI; a failed or slow create_objects is usually the "
+            "Snowflake connection or the role's grants (the task log shows the statement). Until the objects "
+            "exist, event_log_ingest runs fail to load. Fix the cause and clear the task: every statement "
+            "is IF NOT EXISTS.",
+        ]
+    )
+    details = {
+        "deadline_time": deadline_time.isoformat() if deadline_time else None,
+        "run_type": dag_run.get("run_type"),
+        "run_state": dag_run.get("state"),
+    }
+    return await _handle_miss(
+        context=context,
+        subject=subject,
+        body=body,
+        results=[CheckResult(check_name=CHECK_NAME, status=FAIL, details=details)],
+        snowflake_conn_id=snowflake_conn_id,
+        smtp_conn_id=smtp_conn_id,
+        slack_conn_id=slack_conn_id,
+        alert_emails=alert_emails,
+    )
