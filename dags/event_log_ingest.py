@@ -36,10 +36,11 @@ DAG must be unpaused): `airflow backfill create --dag-id event_log_ingest --from
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, dag, task, task_group
+from airflow.sdk import dag, task, task_group
 from airflow.timetables.interval import CronDataIntervalTimetable
 from cosmos import DbtTaskGroup
 
+from include.event_log.assets import raw_events_asset
 from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
 from include.event_log.dbt_project import (
     DBT_OPERATOR_ARGS,
@@ -49,11 +50,10 @@ from include.event_log.dbt_project import (
     RENDER_CONFIG,
 )
 from include.event_log.deadlines import build_ingest_deadline
-from include.event_log.declarations import event_log_objects
 from include.event_log.sensors import HourCommittedSensor
 
 CONFIG = IngestConfig.from_env()
-RAW_EVENTS = Asset(name="raw_flink_event_log", uri=CONFIG.asset_uri(event_log_objects().raw_table))
+RAW_EVENTS = raw_events_asset(CONFIG)
 
 
 @dag(
@@ -113,7 +113,7 @@ def event_log_ingest():
 
         @task(outlets=[RAW_EVENTS])
         def check_hour(listing: dict, report: dict, dag_run=None, outlet_events=None) -> dict:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             from include.event_log.checks import FAIL, record_check_results
             from include.event_log.hour_checks import check_hour

@@ -12,7 +12,7 @@ import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
 
-from devstack.localsnow import null_timestamps, persistence, statements, storage
+from devstack.localsnow import flatten_order, null_timestamps, persistence, statements, storage
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ def install(data_dir: Path, s3_endpoint_url: str | None) -> FakeSnow:
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     # fakesnow fetches every result with DuckDB's DB-API arrow call, which warns about a copy: known, harmless.
     warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+    flatten_order.install()  # before any database is attached: its macros are created then
     fs = persistence.open_instance(data_dir)
     storage.configure(fs.duck_conn, s3_endpoint_url)
     statements.install()

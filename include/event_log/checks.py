@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from include.event_log.declarations import event_log_objects
@@ -47,6 +48,7 @@ class CheckResult:
 def record_check_results(conn_id: str, dag_id: str, run_id: str, results: list[CheckResult]) -> None:
     """Insert one row per result (values bound) and log each one."""
     sql = render_sql("checks/insert_check_result.sql", **event_log_objects().template_context())
+    checked_at = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
     statements = []
     for result in results:
         log.log(logging.WARNING if result.status != PASS else logging.INFO, "%s", result.describe())
@@ -55,6 +57,7 @@ def record_check_results(conn_id: str, dag_id: str, run_id: str, results: list[C
             (
                 sql,
                 {
+                    "checked_at": checked_at,
                     "dag_id": dag_id,
                     "run_id": run_id,
                     "replication_hour": hour,

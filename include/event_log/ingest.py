@@ -143,11 +143,14 @@ def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, 
     delete_rejects_sql = render_sql("ingest/delete_hour_rejects.sql", **context)
     insert_reject_sql = render_sql("ingest/insert_reject.sql", **context)
     hour_prefix = config.hour_prefix(pendulum.parse(hour_start))
+    # Times are written in UTC from here: CURRENT_TIMESTAMP() would follow the session's TIMEZONE.
+    loaded_at = pendulum.now("UTC").naive().isoformat(sep=" ")
 
     def store_rejects(cursor: Any, rejects: list[RejectedLine]) -> None:
         cursor.execute(delete_rejects_sql, {"replication_hour": replication_hour})
         for reject in rejects:
-            params = {"replication_hour": replication_hour, "run_id": run_id, **asdict(reject)}
+            params = {"replication_hour": replication_hour, "run_id": run_id, "rejected_at": loaded_at}
+            params.update(asdict(reject))
             cursor.execute(insert_reject_sql, params)
 
     results: list[dict[str, Any]] = []
@@ -157,7 +160,12 @@ def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, 
             cursor.execute(delete_sql, {"replication_hour": replication_hour})
             rows_replaced = cursor.rowcount or 0
             for batch in listing["batches"]:
-                params = {"replication_hour": replication_hour, "run_id": run_id, "files": tuple(batch)}
+                params = {
+                    "replication_hour": replication_hour,
+                    "run_id": run_id,
+                    "files": tuple(batch),
+                    "loaded_at": loaded_at,
+                }
                 cursor.execute(copy_sql, params)
                 batch_results = _copy_results(cursor)
                 reported = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results}

@@ -117,6 +117,7 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, mon
         "replication_hour": "2025-08-01 03:00:00",
         "run_id": "scheduled__2025-08-01T04:00:00+00:00",
         "files": ("part-1111-0-1.jsonl", "part-2222-1-1.jsonl.gz"),
+        "loaded_at": "2025-08-01 04:01:00",
     }
     for _ in range(2):  # a re-run of the hour ends with each event once
         conn.autocommit(False)
@@ -149,7 +150,8 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
         cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
     hour = {"replication_hour": "2025-08-01 03:00:00"}
     reject = {**hour, "run_id": "r1", "file_name": "2025/08/01/03/part-a-0-1.jsonl", "line_number": 7,
-              "error": "Error parsing JSON: x", "rejected_record": "{cut"}  # fmt: skip
+              "error": "Error parsing JSON: x", "rejected_record": "{cut",
+              "rejected_at": "2025-08-01 04:01:00"}  # fmt: skip
     for _ in range(2):  # replaced, not added, on a re-run
         cur.execute(render("ingest/delete_hour_rejects.sql", **objects), hour)
         cur.execute(render("ingest/insert_reject.sql", **objects), reject)
@@ -175,7 +177,8 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
     assert fields == {"event_log_id": 3, "dagster_event_type": 3, "extra_field": 3}
 
     result = {**hour, "dag_id": "event_log_ingest", "run_id": "r1", "check_name": "new_fields", "status": "warn",
-              "observed": 1, "expected": 0, "details": '{"fields": {"extra_field": 3}}'}  # fmt: skip
+              "observed": 1, "expected": 0, "details": '{"fields": {"extra_field": 3}}',
+              "checked_at": "2025-08-01 04:02:00"}  # fmt: skip
     cur.execute(render("checks/insert_check_result.sql", **objects), result)
     assert cur.execute(
         "SELECT CHECK_NAME, STATUS, OBSERVED, EXPECTED, DETAILS, REPLICATION_HOUR FROM "

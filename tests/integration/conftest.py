@@ -48,26 +48,37 @@ def load_dag(dag_id: str):
     return dag
 
 
-class _Ports:
-    def __init__(self, s3_port: int, snowflake_port: int):
-        self.s3_port, self.snowflake_port = s3_port, snowflake_port
-        self.s3_endpoint_url = f"http://{LOOPBACK}:{s3_port}"
+class LocalStack:
+    """The test session's local S3 and local Snowflake (a server process this fixture owns)."""
+
+    def __init__(self, s3_endpoint_url: str, data_dir, log):
+        self.s3_endpoint_url = s3_endpoint_url
+        self.s3_port = int(s3_endpoint_url.rsplit(":", 1)[1])
+        self.snowflake_port = free_port()
+        self.data_dir, self.log = data_dir, log
+        self.server = start_server(data_dir, s3_endpoint_url, self.snowflake_port, log_file=log)
+
+    def crash_and_restart_snowflake(self) -> None:
+        """SIGKILL the local Snowflake (what a lost warehouse looks like to open sessions) and start it
+        again on the same port and data: committed data survives, open transactions do not."""
+        self.server.kill()
+        self.server.wait()
+        self.server = start_server(self.data_dir, self.s3_endpoint_url, self.snowflake_port, log_file=self.log)
+
+    def stop(self) -> None:
+        stop_server(self.server)
 
 
 @pytest.fixture(scope="session")
 def local_stack(s3_endpoint_url, s3_client, tmp_path_factory):
     """Local S3 + local Snowflake; Airflow connections to both as AIRFLOW_CONN_* variables."""
-    s3_port = int(s3_endpoint_url.rsplit(":", 1)[1])
-    snowflake_port = free_port()
-    data_dir = tmp_path_factory.mktemp("localsnow")
     log = (tmp_path_factory.getbasetemp() / "localsnow.log").open("ab")
-    server = start_server(data_dir, s3_endpoint_url, snowflake_port, log_file=log)
-    ports = _Ports(s3_port, snowflake_port)
-    os.environ.update(connection_env(ports))
+    stack = LocalStack(s3_endpoint_url, tmp_path_factory.mktemp("localsnow"), log)
+    os.environ.update(connection_env(stack))
     s3_client.create_bucket(Bucket=BUCKET)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    yield ports
-    stop_server(server)
+    yield stack
+    stack.stop()
     log.close()
 
 

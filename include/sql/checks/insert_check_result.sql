@@ -2,7 +2,7 @@
 INSERT INTO {{ check_results_table.fqn }}
     (CHECKED_AT, DAG_ID, RUN_ID, REPLICATION_HOUR, CHECK_NAME, STATUS, OBSERVED, EXPECTED, DETAILS)
 SELECT
-    CURRENT_TIMESTAMP()::TIMESTAMP_NTZ,
+    %(checked_at)s::TIMESTAMP_NTZ,
     %(dag_id)s,
     %(run_id)s,
     %(replication_hour)s::TIMESTAMP_NTZ,

@@ -1,5 +1,6 @@
 -- Second half: COPY exactly the listed committed part files of the hour (at most 1,000 names per
 -- statement). FORCE = TRUE because the DELETE above removed the earlier load of these same files.
+-- LOADED_AT is bound (UTC, from the task): CURRENT_TIMESTAMP follows the session's TIMEZONE.
 -- ON_ERROR = CONTINUE: a line that is not JSON is counted (errors_seen) and kept in the rejects
 -- table by the task, which decides from the reject ratio whether the hour commits.
 COPY INTO {{ raw_table.fqn }} (RECORD, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, LOADED_AT, AIRFLOW_RUN_ID)
@@ -9,7 +10,7 @@ FROM (
         METADATA$FILENAME,
         METADATA$FILE_ROW_NUMBER,
         %(replication_hour)s::TIMESTAMP_NTZ,
-        CURRENT_TIMESTAMP()::TIMESTAMP_NTZ,
+        %(loaded_at)s::TIMESTAMP_NTZ,
         %(run_id)s
     FROM @{{ stage.fqn }}/{{ hour_path }}
 )

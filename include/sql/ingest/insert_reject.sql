@@ -8,4 +8,4 @@ SELECT
     %(error)s,
     %(rejected_record)s,
     %(run_id)s,
-    CURRENT_TIMESTAMP()::TIMESTAMP_NTZ
+    %(rejected_at)s::TIMESTAMP_NTZ

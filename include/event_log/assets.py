@@ -1,0 +1,13 @@
+"""The assets the event-log DAGs produce and read, defined once (a DAG file never imports another)."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from include.event_log.config import IngestConfig
+from include.event_log.declarations import event_log_objects
+
+
+def raw_events_asset(config: IngestConfig) -> Asset:
+    """The raw table: one asset event per loaded hour, its `extra` the hour's load report and checks."""
+    return Asset(name="raw_flink_event_log", uri=config.asset_uri(event_log_objects().raw_table))
