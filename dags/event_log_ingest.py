@@ -25,7 +25,9 @@ materializations and checks, daily usage (billable credits) and ingestion freshn
 the error names the hour and its S3 folder. `copy_partition` failing on rejects means more than
 `EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines are not JSON: the hour is left exactly as it was, the
 lines are in the rejects table, the error names files and lines. `check_hour` failing names the
-check and the difference. See the README's runbook.
+check and the difference. Every run carries a deadline alert: not done by end of hour + commit delay +
+grace, its hour is recorded as `deadline_missed` and notified (plugins/event_log_deadlines.py). See the
+README's runbook.
 
 **Re-run one hour** (any age, e.g. after a late re-commit): clear the run of that hour
 (`airflow tasks clear event_log_ingest -s 2025-08-01T03:00:00+00:00 -e 2025-08-01T03:00:00+00:00 -y`);

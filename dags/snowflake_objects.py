@@ -9,6 +9,9 @@ table `RAW_FLINK_EVENT_LOG` that `event_log_ingest` fills, all declared in
 **When**: daily at 03:00 UTC, and once as soon as it is unpaused (catchup is off), so the objects exist
 before the first hourly load. Every statement is `IF NOT EXISTS`: running it again changes nothing.
 
+**Deadline**: a run not done `EVENT_LOG_OBJECTS_DEADLINE_SECONDS` after it was queued is recorded
+and notified (plugins/event_log_deadlines.py).
+
 **If it fails**: the Snowflake connection (`snowflake_event_log`) or the role's grants are the usual
 cause; the task log shows the statement. Fix and clear the task; nothing is half-created.
 """

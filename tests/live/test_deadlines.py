@@ -1,0 +1,196 @@
+"""Deadline alerts on the live local stack: the scheduler notices the missed deadline, the triggerer
+runs the callback from the plugins folder, the miss lands in the local Snowflake and a local Slack
+webhook, then committing the hour lets the run finish.
+
+Why here and not with `dag.test()`: Airflow 3.3.2's `dag.test()` crashes on any DAG with `deadline=`
+(it looks deadline alerts up by the serialized dict instead of their id), and it has no scheduler
+or triggerer anyway. So this module starts a whole stack of its own (tests/live/conftest.py) with
+short intervals: commit delay 0, and a grace chosen so that the deadline of the last whole hour,
+logical date + 1 h + grace, falls about LEAD_SECONDS after the test starts (the stack must come up
+and create the Snowflake objects first); `snowflake_objects` gets a 1 s deadline from queued.
+
+The tests run in file order and share one stack: each is one step of the same story.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from devstack.ports import LOOPBACK
+from devstack.simulator import SimulationOptions, read_landed_hour, simulate
+from devstack.stack import BUCKET, PREFIX
+from tests.live.conftest import wait_until
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
+
+# From the test's start to the ingest run's deadline: stack up, objects DAG, some room (2-core box).
+LEAD_SECONDS = 150
+CHECK_RESULTS = "EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS"
+
+
+class Scenario:
+    """What the steps share: the stack, the hour left uncommitted, its deadline, the Slack posts."""
+
+    def __init__(self, live, hour: datetime, deadline: datetime, posts: list[dict]):
+        self.live, self.hour, self.deadline, self.posts = live, hour, deadline, posts
+        self.api = live.api()
+        self.ingest_run_id: str | None = None
+
+    def posts_about(self, dag_id: str) -> list[dict]:
+        return [post for post in self.posts if f"[{dag_id}]" in post["text"]]
+
+    @property
+    def hour_label(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} UTC"
+
+    def deadline_misses(self, dag_id: str, hour: datetime | None = None, run_id: str | None = None) -> list[tuple]:
+        sql = f"SELECT RUN_ID, REPLICATION_HOUR, STATUS, DETAILS, CHECKED_AT FROM {CHECK_RESULTS} "
+        sql += "WHERE CHECK_NAME = 'deadline_missed' AND DAG_ID = %(dag_id)s"
+        if hour is not None:
+            sql += " AND REPLICATION_HOUR = %(hour)s"
+        if run_id is not None:
+            sql += " AND RUN_ID = %(run_id)s"
+        params = {"dag_id": dag_id, "hour": hour.replace(tzinfo=None) if hour else None, "run_id": run_id}
+        try:
+            return self.live.query(sql, params)
+        except Exception as error:  # the table does not exist until snowflake_objects has run
+            if "does not exist" in str(error).lower():
+                return []
+            raise
+
+
+@pytest.fixture(scope="module")
+def slack_posts():
+    """A Slack incoming webhook on loopback, for the stack's `slack_event_log` connection."""
+    posts: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1], posts
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def scenario(live_stack_factory, slack_posts):
+    started = datetime.now(UTC)
+    hour = started.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    grace = round((started + timedelta(seconds=LEAD_SECONDS) - (hour + timedelta(hours=1))).total_seconds())
+    slack_port, posts = slack_posts
+    live = live_stack_factory(
+        hour,  # the DAG's start date: unpausing event_log_ingest creates exactly the run of this hour
+        {
+            "EVENT_LOG_COMMIT_DELAY_SECONDS": "0",
+            "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(grace),
+            "EVENT_LOG_OBJECTS_DEADLINE_SECONDS": "1",
+            "AIRFLOW_CONN_SLACK_EVENT_LOG": json.dumps(
+                {"conn_type": "slackwebhook", "host": f"http://{LOOPBACK}:{slack_port}", "password": "T0/B0/live"}
+            ),
+        },
+    )
+    print(f"stack up in {(datetime.now(UTC) - started).total_seconds():.0f}s; grace {grace}s")
+    return Scenario(live, hour, hour + timedelta(hours=1, seconds=grace), posts)
+
+
+def test_an_objects_run_past_its_deadline_is_recorded(scenario):
+    """snowflake_objects has a 1 s deadline here: every run misses it. The first runs create the
+    check-results table, so the miss of a run triggered afterwards is what must be recorded."""
+    api, s3 = scenario.api, scenario.live.s3()
+    s3.create_bucket(Bucket=BUCKET)
+    options = SimulationOptions(
+        bucket=BUCKET, prefix=PREFIX, end_hour=scenario.hour + timedelta(hours=1), hours=1, events_per_hour=800,
+        files_per_hour=2, uncommitted_hours=(scenario.hour,), seed=11,
+    )  # fmt: skip
+    simulate(s3, options)
+    api.wait_for_dag("snowflake_objects")
+    first = api.trigger("snowflake_objects")
+    api.unpause("snowflake_objects")
+    api.wait_for_runs("snowflake_objects", {first}, timeout=300)
+    api.wait_for_runs("snowflake_objects", timeout=300)  # and the scheduled run unpausing created
+
+    late = api.trigger("snowflake_objects")
+    (run,) = api.wait_for_runs("snowflake_objects", {late}, timeout=300)
+    assert str(run.state.value) == "success", "a missed deadline alerts; it does not fail the run"
+    (row,) = wait_until(
+        lambda: scenario.deadline_misses("snowflake_objects", run_id=late), 120, what="the objects run's miss"
+    )
+    _, replication_hour, status, details, _ = row
+    assert (replication_hour, status) == (None, "fail")
+    assert json.loads(details)["run_type"] == "manual"
+    wait_until(lambda: f"run {late} not done by its deadline" in scenario.live.log("triggerer"), 30,
+               what="the triggerer to log the objects run's miss")  # fmt: skip
+    wait_until(lambda: any(late in post["text"] for post in scenario.posts_about("snowflake_objects")), 60,
+               what="the Slack notification of the objects run's miss")  # fmt: skip
+
+
+def test_an_uncommitted_hour_fires_the_deadline_callback(scenario):
+    api, live = scenario.api, scenario.live
+    api.wait_for_dag("event_log_ingest")
+    if (wait := (scenario.deadline - datetime.now(UTC)).total_seconds() - 30) > 0:
+        time.sleep(wait)  # the run starts ~30 s before its deadline, so an early alert would show
+    api.unpause("event_log_ingest")
+    (run,) = wait_until(lambda: api.dag_runs("event_log_ingest"), 120, what="the catch-up run of the hour")
+    assert run.logical_date.astimezone(UTC) == scenario.hour and str(run.run_type.value) == "scheduled"
+    scenario.ingest_run_id = run.dag_run_id
+
+    if (before := (scenario.deadline - datetime.now(UTC)).total_seconds() - 3) > 0:
+        time.sleep(before)
+        assert scenario.deadline_misses("event_log_ingest") == [], "the callback ran before the deadline"
+    else:
+        print(f"setup overran the deadline by {-before:.0f}s: not checking that the alert waits for it")
+
+    (row,) = wait_until(
+        lambda: scenario.deadline_misses("event_log_ingest", hour=scenario.hour), 180, what="the ingest run's miss"
+    )
+    run_id, _, status, details, _ = row
+    details = json.loads(details)
+    assert (run_id, status) == (run.dag_run_id, "fail")
+    folder = f"s3://{BUCKET}/{PREFIX}/{scenario.hour:%Y/%m/%d/%H}/"
+    assert details["s3_folders"] == [folder]
+    assert datetime.fromisoformat(details["deadline_time"]) == scenario.deadline
+    assert str(api.runs.get_dag_run("event_log_ingest", run.dag_run_id).state.value) == "running"
+
+    def alert_lines() -> list[str]:
+        return [line for line in live.log("triggerer").splitlines() if "not loaded by its deadline" in line]
+
+    (alert,) = wait_until(alert_lines, 30, what="the triggerer to log the miss")
+    assert scenario.hour_label in alert, "the triggerer log names the hour"
+    triggerer_log = live.log("triggerer")
+    assert folder in triggerer_log and run.dag_run_id in triggerer_log
+    (post,) = wait_until(lambda: scenario.posts_about("event_log_ingest"), 60, what="the Slack notification")
+    assert scenario.hour_label in post["text"] and folder in post["text"]
+
+
+def test_committing_the_hour_lets_the_run_finish_without_duplicates(scenario):
+    assert scenario.ingest_run_id, "needs the run of the previous step"
+    live = scenario.live
+    s3 = live.s3()
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{scenario.hour:%Y/%m/%d/%H}/_SUCCESS", Body=b"")
+    (run,) = scenario.api.wait_for_runs("event_log_ingest", {scenario.ingest_run_id}, timeout=600)
+    assert str(run.state.value) == "success"
+
+    landed = read_landed_hour(s3, BUCKET, PREFIX, scenario.hour)
+    ((rows, distinct_lines),) = live.query(
+        "SELECT COUNT(*), COUNT(DISTINCT FILE_NAME || ':' || FILE_ROW_NUMBER) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG "
+        "WHERE REPLICATION_HOUR = %(hour)s",
+        {"hour": scenario.hour.replace(tzinfo=None)},
+    )
+    assert rows == distinct_lines == len(landed.lines) > 0
+    assert len(scenario.deadline_misses("event_log_ingest", hour=scenario.hour)) == 1, "one alert per missed run"
+    assert len(scenario.posts_about("event_log_ingest")) == 1
