@@ -63,7 +63,7 @@ def test_every_model_equals_the_independent_computation(played, s3_client, wareh
     assert_models_match(warehouse, lines)
     runs = read_model(warehouse, "fct_runs")
     assert {r["status"] for r in runs} >= {"SUCCESS", "FAILURE"}
-    spanning = [r for r in runs if r["ended_at"] and r["started_at"].hour != r["ended_at"].hour]
+    spanning = [r for r in runs if r["started_at"] and r["ended_at"] and r["started_at"].hour != r["ended_at"].hour]
     assert spanning, "the scenario holds runs whose start and end landed in different hours"
     duplicated = set(played.hour(HOURS[1]).duplicate_ids_across_hours)
     assert duplicated, "the scenario holds an event duplicated in a later hour"
@@ -71,12 +71,20 @@ def test_every_model_equals_the_independent_computation(played, s3_client, wareh
     assert len(staged_ids) == len(set(staged_ids))
 
 
+# When a row was loaded: a re-run loads the hour again, so this (and only this) moves.
+LOAD_TIME_COLUMNS = {"loaded_at"}
+
+
+def content(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in LOAD_TIME_COLUMNS} for row in rows]
+
+
 def test_rerunning_an_hour_changes_no_model(played, whole_dag, warehouse):
-    before = {model: read_model(warehouse, model) for model in MODEL_KEYS}
+    before = {model: content(read_model(warehouse, model)) for model in MODEL_KEYS}
     run_hour(whole_dag, HOURS[1])
-    after = {model: read_model(warehouse, model) for model in MODEL_KEYS}
+    after = {model: content(read_model(warehouse, model)) for model in MODEL_KEYS}
     for model in MODEL_KEYS:
-        assert after[model] == before[model], model
+        assert after[model] == before[model], f"{model}:\n{differences(model, after[model], before[model])[:3000]}"
 
 
 def test_a_late_recommit_updates_the_models(played, whole_dag, s3_client, warehouse):

@@ -9,7 +9,8 @@ short intervals: commit delay 0, and a grace chosen so that the deadline of the 
 logical date + 1 h + grace, falls about LEAD_SECONDS after the test starts (the stack must come up
 and create the Snowflake objects first); `snowflake_objects` gets a 1 s deadline from queued.
 
-The tests run in file order and share one stack: each is one step of the same story.
+The tests run in file order and share one stack: each is one step of the same story (a triggerer
+killed while the hour is deferred is one of them: the restarted triggerer must end the wait).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pytest
 
 from devstack.ports import LOOPBACK
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
-from devstack.stack import BUCKET, PREFIX
+from devstack.stack import BUCKET, PREFIX, _group_alive
 from tests.live.conftest import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
@@ -177,7 +178,36 @@ def test_an_uncommitted_hour_fires_the_deadline_callback(scenario):
     assert scenario.hour_label in post["text"] and folder in post["text"]
 
 
+def test_a_triggerer_restart_keeps_the_hour_waiting(scenario):
+    """The fault: the triggerer dies while the hour's sensor is deferred. The supervisor restarts it,
+    the new triggerer picks the trigger up again, and the next step's commit still ends the wait."""
+    import os
+    import signal
+
+    assert scenario.ingest_run_id, "needs the run of the previous step"
+    live, api = scenario.live, scenario.api
+    state_file = live.var_dir / "stack" / "state.json"
+
+    def sensor_state() -> str:
+        tis = api.task_instances.get_task_instances("event_log_ingest", scenario.ingest_run_id).task_instances
+        return next(str(ti.state.value) for ti in tis if ti.task_id == "load_hour.wait_for_commit")
+
+    wait_until(lambda: sensor_state() == "deferred", 120, what="the sensor to be deferred")
+    old_pid = json.loads(state_file.read_text())["pids"]["triggerer"]
+    os.killpg(old_pid, signal.SIGKILL)
+    new_pid = wait_until(
+        lambda: (pid := json.loads(state_file.read_text())["pids"]["triggerer"]) != old_pid and pid,
+        120,
+        what="the supervisor to restart the triggerer",
+    )
+    assert new_pid != old_pid and not _group_alive(old_pid)
+    time.sleep(10)  # the new triggerer has taken the deferred trigger over by now
+    assert sensor_state() == "deferred", "the hour is still waited on, without a worker slot"
+    assert str(api.runs.get_dag_run("event_log_ingest", scenario.ingest_run_id).state.value) == "running"
+
+
 def test_committing_the_hour_lets_the_run_finish_without_duplicates(scenario):
+    """Only the restarted triggerer can see the commit: the run finishing proves the wait resumed."""
     assert scenario.ingest_run_id, "needs the run of the previous step"
     live = scenario.live
     s3 = live.s3()
