@@ -1,0 +1,143 @@
+"""The benchmark's own local stack: `devstack.stack` in a dedicated var directory, driven from outside.
+
+Like tests/live, the stack runs in subprocesses with DEVSTACK_VAR_DIR pointing at a temporary
+directory, so its state, metadata DB, Snowflake data and ports never touch the developer's stack in
+var/. Its components inherit the environment of the `up` process (cleaned of AIRFLOW_* and
+EVENT_LOG_* so nothing from the caller's shell leaks in). `stop()` runs `down`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from devstack.ports import LOOPBACK
+from devstack.stack import ADMIN_USER, BUCKET, LOCAL_AWS_ENV, PREFIX, REPO
+
+# `python -m devstack.stack up`, with a start date: the DAGs' EVENT_LOG_START_DATE.
+UP = "import sys, datetime; from devstack import stack; stack.up(datetime.datetime.fromisoformat(sys.argv[1]))"
+EXPORT_LINE = re.compile(r"^export (\w+)='(.*)'$")
+
+
+@dataclass
+class BenchStack:
+    var_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    state: dict[str, Any] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENT_LOG_", "_AIRFLOW"))}
+        return {**base, "DEVSTACK_VAR_DIR": str(self.var_dir), "PYTHONPATH": str(REPO), **self.extra_env}
+
+    def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
+
+    def start(self, start_date: datetime) -> None:
+        result = self._run(["-c", UP, start_date.isoformat()], timeout=420)
+        if result.returncode != 0:
+            raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
+        self.state = json.loads((self.var_dir / "stack" / "state.json").read_text())
+
+    def refresh_state(self) -> None:
+        self.state = json.loads((self.var_dir / "stack" / "state.json").read_text())
+
+    def stop(self) -> str:
+        if not (self.var_dir / "stack" / "state.json").exists():
+            return "no stack"
+        result = self._run(["-m", "devstack.stack", "down"], timeout=240)
+        return (result.stdout + result.stderr).strip()
+
+    @property
+    def s3_endpoint_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.state['s3_port']}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.state['api_port']}"
+
+    def airflow_env(self) -> dict[str, str]:
+        """The environment the stack's Airflow components run with (`python -m devstack.stack env`)."""
+        result = self._run(["-m", "devstack.stack", "env"], timeout=60)
+        result.check_returncode()
+        exported = dict(m.groups() for line in result.stdout.splitlines() if (m := EXPORT_LINE.match(line)))
+        return {**self.env, **exported}
+
+    def api(self):
+        from devstack.airflow_api import AirflowApi
+
+        return AirflowApi(self.api_url, ADMIN_USER, self.state["admin_password"])
+
+    def s3(self):
+        import boto3
+
+        return boto3.client(
+            "s3", endpoint_url=self.s3_endpoint_url, region_name="us-east-1",
+            aws_access_key_id=LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        )  # fmt: skip
+
+    def snowflake(self):
+        import snowflake.connector
+
+        return snowflake.connector.connect(
+            user="local", password="local", account="local", host=LOOPBACK, port=self.state["snowflake_port"],
+            protocol="http", database="EVENT_LOG", schema="RAW",
+        )  # fmt: skip
+
+    def query(self, sql: str, params: dict | None = None) -> list[tuple]:
+        with self.snowflake() as conn, conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    def component_rss_bytes(self, component: str) -> int:
+        """Resident memory of every live process in the component's process group (its pid is the pgid)."""
+        return process_group_rss(self.state["pids"][component])
+
+    def airflow_cli(self, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+        bin_dir = Path(sys.executable).parent
+        return subprocess.run(
+            [str(bin_dir / "airflow"), *args], env=self.airflow_env(), cwd=REPO, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+
+def process_group_rss(pgid: int) -> int:
+    """Sum of VmRSS over the live processes of a process group, read from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid or fields[0] == "Z":
+                continue
+            status = (stat.parent / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def wait_until(condition, timeout: float, interval: float = 2.0, what: str = "condition"):
+    """Poll until `condition()` returns something truthy; return it, or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if value := condition():
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+__all__ = ["BUCKET", "PREFIX", "BenchStack", "process_group_rss", "wait_until"]

@@ -1,0 +1,263 @@
+"""`make bench`: the project's performance figures on this machine, next to their targets.
+
+1. parse time of every DAG file (no stack needed);
+2. a dedicated local stack in a temporary var directory (never the developer's var/), the Snowflake
+   objects created by the `snowflake_objects` DAG;
+3. load efficiency (COPY of a 1,000,000-event hour against the floor) and worker memory (the load
+   task's body on a 10,000- and a 1,000,000-event hour), while Airflow's scheduler has nothing to run;
+4. on the live stack: waiting cost, freshness latency, backfill throughput, each time-boxed so the
+   whole run fits its budget (BENCH_BUDGET_SECONDS, default 770 s of measuring);
+5. the stack is stopped (always), then bench/results.json, bench/README.md and, when matplotlib is
+   installed, PNG charts are written.
+
+Figures are printed next to their targets. A missed target is a result, not an error: the exit status
+is non-zero only when something crashed. Sizes can be lowered for a trial run, e.g.
+`BENCH_EVENTS=50000 BENCH_BACKFILL_HOURS=4 BENCH_OUTPUT_DIR=/tmp/bench python -m bench.run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench import live, load_efficiency, parse_time, report, worker_memory
+from bench.local_stack import BUCKET, PREFIX, BenchStack
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    events: int = _env_int("BENCH_EVENTS", 1_000_000)
+    small_events: int = _env_int("BENCH_SMALL_EVENTS", 10_000)
+    files: int = _env_int("BENCH_FILES", 8)
+    copy_repeats: int = _env_int("BENCH_COPY_REPEATS", 2)
+    parse_runs: int = _env_int("BENCH_PARSE_RUNS", 10)
+    parse_cold_runs: int = _env_int("BENCH_PARSE_COLD_RUNS", 3)
+    waiting_hours: int = _env_int("BENCH_WAITING_HOURS", 24)
+    freshness_hours: int = _env_int("BENCH_FRESHNESS_HOURS", 5)
+    backfill_hours: int = _env_int("BENCH_BACKFILL_HOURS", 24)
+    live_events_per_hour: int = _env_int("BENCH_LIVE_EVENTS_PER_HOUR", 10_000)
+    live_files_per_hour: int = _env_int("BENCH_LIVE_FILES_PER_HOUR", 4)
+    budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 770)
+    freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 240)
+    output_dir: Path = Path(os.environ.get("BENCH_OUTPUT_DIR", Path(__file__).resolve().parent))
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class S3Lister:
+    """The one S3Hook method `list_committed_part_files` calls, over a plain boto3 client."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def list_keys(self, bucket_name: str, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket_name, Prefix=prefix)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+def ingest_config():
+    from include.event_log.config import IngestConfig
+
+    return dataclasses.replace(IngestConfig.from_env(), bucket=BUCKET, prefix=PREFIX)
+
+
+def land(stack: BenchStack, end_hour: datetime, hours: int, events: int, files: int, committed: bool = True):
+    from devstack.simulator import SimulationOptions, simulate
+
+    starts = [end_hour - timedelta(hours=hours - i) for i in range(hours)]
+    options = SimulationOptions(
+        bucket=BUCKET, prefix=PREFIX, end_hour=end_hour, hours=hours, events_per_hour=events,
+        files_per_hour=files, uncommitted_hours=() if committed else tuple(starts),
+    )  # fmt: skip
+    return simulate(stack.s3(), options)
+
+
+def listing_of(stack: BenchStack, hour: datetime) -> dict[str, Any]:
+    from include.event_log.ingest import list_committed_part_files
+
+    return list_committed_part_files(S3Lister(stack.s3()), hour.isoformat(), ingest_config())
+
+
+def drop_hours(stack: BenchStack, hours: list[datetime]) -> None:
+    """Remove the load benchmarks' hours from the raw table and S3, so the live runs' dbt never sees them."""
+    s3 = stack.s3()
+    for hour in hours:
+        stack.query(
+            "DELETE FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG WHERE REPLICATION_HOUR = %(hour)s::TIMESTAMP_NTZ",
+            {"hour": hour.replace(tzinfo=None).isoformat(sep=" ")},
+        )
+        keys = S3Lister(s3).list_keys(BUCKET, f"{PREFIX}/{hour:%Y/%m/%d/%H}/")
+        for start in range(0, len(keys), 1000):
+            s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
+
+
+def create_objects(stack: BenchStack, api) -> None:
+    for dag_id in ("snowflake_objects", live.DAG_ID):
+        api.wait_for_dag(dag_id)
+    run_id = api.trigger("snowflake_objects", logical_date=None)
+    api.unpause("snowflake_objects")
+    (run,) = api.wait_for_runs("snowflake_objects", {run_id}, timeout=300)
+    if str(run.state.value) != "success":
+        raise RuntimeError(f"snowflake_objects ended {run.state.value}")
+
+
+class Bench:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.started = time.monotonic()
+        self.deadline = self.started + settings.budget_seconds
+        self.results: dict[str, Any] = {"meta": report.machine_and_versions(), "settings": {}, "errors": {}}
+        self.results["settings"] = {
+            k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(settings).items()
+        }
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def section(self, name: str, measure: Callable[[], Any]) -> Any:
+        log(f"\n== {name} ({time.monotonic() - self.started:.0f}s into the run)")
+        section_started = time.monotonic()
+        try:
+            value = measure()
+        except Exception:
+            self.results["errors"][name] = traceback.format_exc()
+            log(f"  CRASHED:\n{traceback.format_exc()}")
+            return None
+        self.results.setdefault("section_seconds", {})[name] = round(time.monotonic() - section_started, 1)
+        if value is not None:
+            self.results[name] = value
+        return value
+
+    def run(self) -> int:
+        s = self.settings
+        self.section("parse", lambda: parse_time.measure_all(s.parse_runs, s.parse_cold_runs))
+        if "parse" in self.results:
+            log(parse_time.format_table(self.results["parse"]))
+
+        var_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
+        extra_env = {
+            # The benchmark's hours are days old: without a longer grace every run's deadline alert would fire
+            # at once, and the triggerer's memory would measure 48 alert callbacks instead of 24 waiting hours.
+            "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(10 * 24 * 3600),
+            # The scheduler examines this many running runs per loop, a backfill's in backfill order first: at
+            # the default (20) a 24-hour backfill leaves its last 4 runs unstarted until earlier ones finish.
+            "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, s.waiting_hours, s.backfill_hours) + 8),
+        }
+        stack = BenchStack(var_dir, extra_env=extra_env)
+        now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        # The DAG starts next hour: no scheduled run appears while the bench runs; every run is a backfill.
+        start_date = now_hour + timedelta(hours=1)
+        base = now_hour - timedelta(hours=120)
+        big_hour, small_hour = base, base + timedelta(hours=1)
+        backfill_hours = live.hour_range(base + timedelta(hours=8), s.backfill_hours)
+        waiting_hours = live.hour_range(base + timedelta(hours=8 + s.backfill_hours + 4), s.waiting_hours)
+        freshness_hours = waiting_hours[: s.freshness_hours]
+        try:
+            if self.section("stack", lambda: self.start_stack(stack, start_date)):
+                self.measure_on_stack(stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours)
+        finally:
+            self.finish(stack, var_dir)
+        return 1 if self.results["errors"] else 0
+
+    def measure_on_stack(self, stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours) -> None:
+        s = self.settings
+        api = stack.api()
+        if self.section("land_load_hours", lambda: self.land_load_hours(stack, big_hour, small_hour)):
+            big, small = listing_of(stack, big_hour), listing_of(stack, small_hour)
+            self.section("load_efficiency", lambda: load_efficiency.measure(stack, big, s.copy_repeats, log))
+            sizes = {f"{s.small_events} events": small, f"{s.events} events": big}
+            self.section("worker_memory", lambda: worker_memory.measure(stack, sizes, log))
+            self.section("cleanup_load_hours", lambda: drop_hours(stack, [big_hour, small_hour]))
+        self.section("land_live_hours", lambda: self.land_live_hours(stack, backfill_hours, freshness_hours))
+        api.unpause(live.DAG_ID)
+        waiting = self.section(
+            "waiting", lambda: live.measure_waiting(stack, api, waiting_hours, min(240, self.remaining()), log)
+        )
+        if waiting:
+            # Whatever the freshness box leaves goes to the backfill; stopping the stack is not in the budget.
+            box = max(60.0, min(s.freshness_box_seconds, (self.remaining() - 30) * 0.5))
+            self.section("freshness", lambda: live.measure_freshness(stack, api, freshness_hours, box, log))
+        self.section("stop_waiting_runs", lambda: live.stop_runs(api, waiting_hours, log))
+        box = max(90.0, self.remaining())
+        self.section("backfill", lambda: live.measure_backfill(stack, api, backfill_hours, box, log))
+
+    def start_stack(self, stack: BenchStack, start_date: datetime) -> dict[str, Any]:
+        stack.start(start_date)
+        log(f"  local stack up in {stack.var_dir} (Airflow {stack.api_url})")
+        create_objects(stack, stack.api())
+        stack.s3().create_bucket(Bucket=BUCKET)
+        return {"var_dir": str(stack.var_dir), "start_date": start_date.isoformat()}
+
+    def land_load_hours(self, stack: BenchStack, big_hour: datetime, small_hour: datetime) -> dict[str, Any]:
+        s = self.settings
+        big = land(stack, big_hour + timedelta(hours=1), 1, s.events, s.files)
+        small = land(stack, small_hour + timedelta(hours=1), 1, s.small_events, s.files)
+        sizes = {
+            "large_hour": big_hour.isoformat(),
+            "large_events": big.records,
+            "large_bytes": sum(p.size_bytes for h in big.hours for p in h.part_files),
+            "large_files": sum(len(h.part_files) for h in big.hours),
+            "small_hour": small_hour.isoformat(),
+            "small_events": small.records,
+            "small_files": sum(len(h.part_files) for h in small.hours),
+        }
+        log(f"  landed {sizes['large_events']} events ({sizes['large_bytes'] / 1e6:.0f} MB) in {sizes['large_files']} "
+            f"files, and {sizes['small_events']} events in {sizes['small_files']} files")  # fmt: skip
+        return sizes
+
+    def land_live_hours(self, stack: BenchStack, backfill: list[datetime], fresh: list[datetime]) -> dict[str, Any]:
+        s = self.settings
+        committed = land(stack, backfill[-1] + timedelta(hours=1), len(backfill), s.live_events_per_hour,
+                         s.live_files_per_hour)  # fmt: skip
+        pending = land(stack, fresh[-1] + timedelta(hours=1), len(fresh), s.live_events_per_hour,
+                       s.live_files_per_hour, committed=False)  # fmt: skip
+        log(f"  landed {committed.records} events in {len(backfill)} committed hours, {pending.records} in "
+            f"{len(fresh)} hours left uncommitted")  # fmt: skip
+        return {"backfill_events": committed.records, "freshness_events": pending.records}
+
+    def finish(self, stack: BenchStack, var_dir: Path) -> int:
+        log(f"\n== stopping the local stack ({time.monotonic() - self.started:.0f}s into the run)")
+        try:
+            log("  " + stack.stop())
+        except Exception:
+            self.results["errors"]["stop"] = traceback.format_exc()
+            log(f"  stopping the stack failed:\n{traceback.format_exc()}")
+        shutil.rmtree(var_dir, ignore_errors=True)
+        self.results["total_seconds"] = round(time.monotonic() - self.started, 1)
+        output = self.settings.output_dir
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "results.json").write_text(json.dumps(self.results, indent=2, default=str) + "\n")
+        charts = report.write_charts(self.results, output)
+        (output / "README.md").write_text(report.readme(self.results, charts))
+        log("\n" + report.summary(self.results))
+        log(f"\nWrote {output / 'results.json'}, {output / 'README.md'}" + (f", {', '.join(charts)}" if charts else ""))
+        return 1 if self.results["errors"] else 0
+
+
+def main() -> int:
+    # On SIGTERM, unwind like on Ctrl-C, so that the stack is stopped and the results are written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    logging.disable(logging.INFO)  # the package's own task logs; the bench prints what it measures
+    return Bench(Settings()).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
