@@ -294,10 +294,11 @@ def _memory_section(memory: dict[str, Any]) -> str:
 
 The body of the `copy_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
 process against the running local S3 and Snowflake, with the listing `list_part_files` would pass; peak RSS is
-the kernel's `ru_maxrss` of that child (`os.wait4`). The same child doing only the imports and building the
-hooks peaks at {memory["imports_only_peak_rss_bytes"] / MIB:.0f} MiB: most of the peak is the Python process
-itself. The data never passes through the worker (the warehouse reads the stage), so the peak should not grow
-with the hour. Target: ratio <= {memory["target_ratio"]}.
+the child's own `VmHWM` (/proc/self/status, read as its last act; not `ru_maxrss`, which on Linux carries the
+parent's high-water mark across fork and exec, and the parent has just read the large hour). The same child
+doing only the imports and building the hooks peaks at {memory["imports_only_peak_rss_bytes"] / MIB:.0f} MiB:
+most of the peak is the Python process itself. The data never passes through the worker (the warehouse reads
+the stage), so the peak should not grow with the hour. Target: ratio <= {memory["target_ratio"]}.
 
 {_table(["hour", "rows loaded", "peak RSS", "wall time"], rows)}
 
@@ -353,11 +354,12 @@ finished shows n/a. Target: median under {fresh["target_median_seconds"]} s.
 {_table(["hour", "detection", "listing", "COPY", "checks", "dbt", "loaded", "end to end", "dbt tasks done"], rows)}
 
 **Median end to end: {_fmt(fresh["median_end_to_end_seconds"], " s")}**,
-max {_fmt(fresh["max_end_to_end_seconds"], " s")}, over the {fresh["hours_modeled_in_box"]} hours modeled in the box"""
+max {_fmt(fresh["max_end_to_end_seconds"], " s")}, over the {fresh["hours_modeled_in_box"]} hour(s) modeled in the
+box"""
     if fresh["unfinished_at_least_seconds"]:
         least = min(fresh["unfinished_at_least_seconds"])
         text += (
-            f"; the other hours were still in dbt after {least:.0f} s or more, so the median over all"
+            f"; the other hours had not finished after {least:.0f} s or more, so the median over all"
             f" {fresh['hours']} hours is at least {fresh['median_end_to_end_at_least_seconds']:.0f} s"
         )
     text += f""". Loaded and checked (before dbt): median {_fmt(fresh["median_loaded_seconds"], " s")}, max
@@ -389,7 +391,8 @@ def _backfill_section(backfill: dict[str, Any]) -> str:
 included; {backfill.get("backfill_create_attempts", 1)} attempt(s), a retry when SQLite was locked),
 followed through the REST API for at most {backfill["box_seconds"]} s. Every run loads its hour
 (`hours_to_load` .. `check_hour`) and then runs its {backfill["dbt_tasks_per_hour"]} dbt tasks; the load tasks
-have the higher priority weight, so the loads of all hours go first.
+have the higher priority weight, so the loads of all hours go first, breadth first (every run's first task, then
+every run's second task, ...), which is why the first hour is loaded late and the last soon after it.
 
 - **Loads** (to `check_hour` done): {backfill["hours_loaded"]} of {backfill["hours"]} hours"""
     if backfill["minutes_to_load_all"]:
@@ -476,6 +479,7 @@ something crashed. `python -m bench.parse_time` runs the parse part alone.
     if "waiting" in results:
         parts.append(_waiting_section(results["waiting"]))
     settings = results.get("settings", {})
+    phases = ", ".join(f"{name} {seconds:.0f}" for name, seconds in results.get("section_seconds", {}).items())
     parts.append(f"""## How the run is laid out, and what it does not measure
 
 In order: parse (no stack); local stack up (`devstack.stack` with `DEVSTACK_VAR_DIR` in a temporary directory; the
@@ -484,10 +488,10 @@ DAG's start date is the next hour, so every run is a backfill run); Snowflake ob
 worker memory while the scheduler has nothing to run, then those hours removed; the live hours landed; waiting,
 freshness and backfill on the live stack; the stack stopped (always, also on errors or Ctrl-C). Phases are
 time-boxed to fit a measuring budget of {settings.get("budget_seconds", "?")} s; the sizes come from
-`BENCH_*` environment variables (see `bench/run.py`). Time spent per phase: {results.get("section_seconds", {})}.
+`BENCH_*` environment variables (see `bench/run.py`). Seconds per phase: {phases}.
 Two settings differ from the local stack's defaults, passed to its components through the environment: the runs'
-deadline grace (`EVENT_LOG_DEADLINE_GRACE_SECONDS`), because the benchmark's hours are days old and every deadline
-alert would otherwise fire at once; and `AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE`
+deadline grace (`EVENT_LOG_DEADLINE_GRACE_SECONDS`), because the benchmark's hours are days old and their deadline
+alerts, all past, could fire at once; and `AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE`
 ({settings.get("waiting_hours", 24)} hours + 8). The scheduler examines at most that many running runs per loop
 (default 20), a backfill's runs in backfill order first, so at the default a backfill with more than 20 active runs
 never starts its later runs until earlier ones finish: in a first run of this benchmark only 20 of 24 uncommitted

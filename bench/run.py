@@ -154,7 +154,7 @@ class Bench:
 
         var_dir = Path(tempfile.mkdtemp(prefix="bench-stack-"))
         extra_env = {
-            # The benchmark's hours are days old: without a longer grace every run's deadline alert would fire
+            # The benchmark's hours are days old: without a longer grace every run's deadline (all past) could fire
             # at once, and the triggerer's memory would measure 48 alert callbacks instead of 24 waiting hours.
             "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(10 * 24 * 3600),
             # The scheduler examines this many running runs per loop, a backfill's in backfill order first: at

@@ -83,11 +83,16 @@ def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime)
         "--reprocess-behavior", "completed", "--max-active-runs", "3",
     ]  # fmt: skip
     print("$", " ".join(command[1:]), flush=True)
-    result = subprocess.run(
-        command, env={**os.environ, **stack.airflow_env(state)}, cwd=stack.REPO, capture_output=True, text=True
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
+    # SQLite may be locked by a busy scheduler for a moment: try again a few times before giving up.
+    for attempt in range(1, 4):
+        result = subprocess.run(
+            command, env={**os.environ, **stack.airflow_env(state)}, cwd=stack.REPO, capture_output=True, text=True
+        )
+        if result.returncode == 0:
+            return
+        if "database is locked" not in result.stdout + result.stderr or attempt == 3:
+            raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
+        time.sleep(5 * attempt)
 
 
 def main() -> int:
