@@ -19,7 +19,10 @@ Per hour of the run's data interval (mapped task group `load_hour`):
 
 Then `dbt_models` (astronomer-cosmos, rendered from dbt's manifest) builds the models of the run's
 hours, each model followed by its dbt tests: staging (deduplicated events), runs, steps, asset
-materializations and checks, daily usage (billable credits) and ingestion freshness.
+materializations and checks, daily usage (billable credits) and ingestion freshness. One `dbt build`
+runs them all (`dbt_producer_watcher`, Cosmos' watcher mode); each model and each model's tests has its
+own task, which reports that node's result and fails if it failed. To re-run a failed model, clear its
+task: its retry runs that model alone.
 
 **Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
 the error names the hour and its S3 folder. `copy_partition` failing on rejects means more than

@@ -45,7 +45,23 @@ def load_dag(dag_id: str):
     # Airflow 3.3.2's dag.test() crashes on a DAG with `deadline=`: run these DAGs without their
     # deadline alerts here; the alerts are tested on the live stack (tests/live/test_deadlines.py).
     dag.deadline = None
+    _run_dbt_producer_first(dag)
     return dag
+
+
+def _run_dbt_producer_first(dag) -> None:
+    """dag.test() runs one task at a time: a Cosmos watcher consumer (a deferrable sensor waiting for the
+    producer's `dbt build` to report its node) picked before the producer would wait inline for ever. Here
+    the producer runs first, so each consumer finds its node's result on its first poke. The scheduler
+    runs them side by side (the live stack, `make run`, the benchmark)."""
+    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
+
+    for producer in [t for t in dag.tasks if t.task_id.split(".")[-1] == PRODUCER_WATCHER_TASK_ID]:
+        prefix = producer.task_group.group_id + "."
+        members = {t.task_id for t in dag.tasks if t.task_id.startswith(prefix)}
+        for task in dag.tasks:
+            if task.task_id in members and task is not producer and not task.upstream_task_ids & members:
+                producer >> task
 
 
 class LocalStack:
