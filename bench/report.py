@@ -337,19 +337,18 @@ def _freshness_section(fresh: dict[str, Any]) -> str:
     totals = [_fmt(fresh["median_loaded_seconds"], " s"), _fmt(fresh["median_end_to_end_seconds"], " s"), ""]
     rows.append(["**median**"] + [_fmt(medians[k], " s") for k in stages] + totals)
     first = next(iter(fresh["per_hour"].values()))
+    split = fresh.get("dbt_split_median_seconds") or {}
     text = f"""## Freshness latency
 
-{fresh["hours"]} of the waiting hours get their `_SUCCESS`: the first one alone, followed until its run has
-finished (its dbt runs with nothing else on the stack, as an hourly arrival in production would), then the others
-one after the other, each once the previous hour is loaded and checked (their loads do not queue behind each other,
-but their dbt tasks overlap, which hourly arrivals would not cause, so they are slower than the first). For each
-hour, from the `_SUCCESS` write to the end of the run's last dbt task (models and their tests), split by the task
-instances' end times (REST API) into consecutive stages: **sensor detection** (`_SUCCESS` -> `wait_for_commit`
-done: the trigger's poll, 5 s on the local stack, and the sensor's resumption in a worker slot), **listing** (->
-`list_part_files` done), **COPY** (-> `copy_partition` done), **checks** (-> `refresh_external_table` and
-`check_hour` done), **dbt** (-> last dbt task done). Each stage includes the scheduling gap before its task. The
-phase is time-boxed at {fresh["box_seconds"]} s; an hour whose dbt had not
-finished shows n/a. Target: median under {fresh["target_median_seconds"]} s.
+{fresh.get("hours_committed", fresh["hours"])} of the waiting hours get their `_SUCCESS`, one after the other, each
+once the previous hour's run has finished: one hour in the pipeline at a time, as hourly arrivals in production
+give (an hour is committed an hour after the previous one). For each hour, from the `_SUCCESS` write to the end of
+the run's last dbt task (models and their tests), split by the task instances' end times (REST API) into
+consecutive stages: **sensor detection** (`_SUCCESS` -> `wait_for_commit` done: the trigger's poll, 5 s on the
+local stack, and the sensor's resumption in a worker slot), **listing** (-> `list_part_files` done), **COPY** (->
+`copy_partition` done), **checks** (-> `refresh_external_table` and `check_hour` done), **dbt** (-> last dbt task
+done). Each stage includes the scheduling gap before its task. The phase is time-boxed at {fresh["box_seconds"]} s;
+an hour whose dbt had not finished shows n/a. Target: median under {fresh["target_median_seconds"]} s.
 
 {_table(["hour", "detection", "listing", "COPY", "checks", "dbt", "loaded", "end to end", "dbt tasks done"], rows)}
 
@@ -364,21 +363,26 @@ box"""
         )
     text += f""". Loaded and checked (before dbt): median {_fmt(fresh["median_loaded_seconds"], " s")}, max
 {_fmt(fresh["max_loaded_seconds"], " s")}.
+
+The dbt stage, split (medians): `check_hour` done -> the hour's `dbt build` starts
+{_fmt(split.get("until_build_starts"), " s")}; the `dbt build` itself (Cosmos watcher producer: dbt's import, the
+project's parse, then the {first["dbt_tasks"] - 2} models and tests with 4 threads)
+{_fmt(split.get("build"), " s")}; build done -> last model/test task done {_fmt(split.get("after_build"), " s")}
+(the per-node tasks are deferrable sensors reading the build's results; those still waiting resume in worker slots,
+and the detached cross-model tests start only after their parents' tasks).
 """
-    loaded = fresh["median_loaded_seconds"] or 0
-    text += f"""
-Where the time goes: the load itself (detection to checks) takes {loaded:.0f} s; the **dbt stage** is the rest.
-Each hour runs {first["dbt_tasks"]} dbt tasks (each model, then its tests, as separate Cosmos tasks), and every one
-is a whole dbt invocation in the worker: import dbt, register the adapter, and re-parse the project, because the
-data-interval vars change from run to run (median {_fmt(first["dbt_task_median_seconds"], " s")} per task here,
-{_fmt(first["dbt_task_seconds_total"], " s", 0)} of task time for the first hour), on 4 worker slots and 2 cores.
-What would close it: one dbt invocation per hour instead of {first["dbt_tasks"]}: Cosmos `ExecutionMode.WATCHER`
-(astronomer-cosmos 1.15 has it: one `dbt build` for the group, the per-model tasks follow its progress), or at least
-`TestBehavior.BUILD` (model and tests in one `dbt build` task, about half the tasks), both in
-`include/event_log/dbt_project.py`. The load stages then fit well inside a minute. In production also mind the
-sensor's poll: `EVENT_LOG_POKE_INTERVAL_SECONDS` defaults to 60 s (5 s here), which adds ~30 s on average to
-detection; a deferred trigger costs no worker slot and little triggerer memory (see waiting cost), so 10-15 s is
-affordable.
+    median = fresh["median_end_to_end_seconds"]
+    if median is None or median >= fresh["target_median_seconds"] or fresh["unfinished_at_least_seconds"]:
+        text += """
+What would close the gap: the dbt stage is now one `dbt build` plus the reporting tasks; a faster build needs
+fewer parse seconds (dbt re-parses the project because the vars change every run; passing the interval as
+environment variables would let dbt's partial parsing keep the manifest), and fewer reporting tasks
+(`TestBehavior.BUILD` folds each model's tests into the model's task).
+"""
+    text += """
+In production also mind the sensor's poll: `EVENT_LOG_POKE_INTERVAL_SECONDS` defaults to 60 s (5 s here), which adds
+~30 s on average to detection; a deferred trigger costs no worker slot and little triggerer memory (see waiting
+cost), so 10-15 s is affordable.
 """
     return text
 
@@ -402,22 +406,23 @@ every run's second task, ...), which is why the first hour is loaded late and th
     text += f""": **{backfill["load_hours_per_minute"]:.1f} hours per minute** (target >= {target}:
   {_verdict(backfill["load_hours_per_minute"] >= target)}).
 - **Whole runs** (with dbt): {backfill["runs_finished_in_box"]} finished within the box
-  ({backfill["whole_runs_per_minute_in_box"]:.2f} per minute observed). dbt got through {backfill["dbt_tasks_done"]}
-  tasks, {_fmt(backfill["dbt_tasks_per_minute"], "", 1)} per minute from its first finished task, so at
-  {backfill["dbt_tasks_per_hour"]} tasks per hour whole hours finish at
+  ({backfill["whole_runs_per_minute_in_box"]:.2f} per minute observed). The hourly `dbt build`s run one at a time;
+  {backfill.get("dbt_builds_done", 0)} finished, at a steady pace of
+  {_fmt(backfill.get("dbt_builds_per_minute"), "", 2)} per minute (first to last finished), so with the loads
+  ahead whole hours finish at
   **~{_fmt(estimate, "", 2)} hours per minute** (an estimate from that pace; the {backfill["hours"]} hours would
   need ~{_fmt(backfill["hours"] / estimate if estimate else None, " min", 0)}), target >= {target}:
   {_verdict(None if estimate is None else estimate >= target)}.
 """
     if (backfill["estimated_hours_per_minute_with_dbt"] or 0) < backfill["target_hours_per_minute"]:
         text += f"""
-Where the time goes: dbt. A backfill of N hours runs N x {backfill["dbt_tasks_per_hour"]} dbt invocations, each
-paying dbt's start and a full re-parse, while the loads of all {backfill["hours"]} hours are done in
-{_fmt(backfill["minutes_to_load_all"], " min")}. What would close it: the same single invocation per hour as for
-freshness (Cosmos `ExecutionMode.WATCHER` or `TestBehavior.BUILD`), and for backfills, model the range once: the
-dbt models are incremental over `[data_interval_start - lookback, data_interval_end)`, so one dbt run over the
-backfilled range (e.g. a run whose data interval spans the range, or a separate dbt DAG scheduled on the raw
-table's asset events) replaces N runs of the same models.
+Where the time goes: dbt. Each hour's run has its own `dbt build` (one at a time: two builds would share each
+model's transient `__dbt_tmp` table), {_fmt(backfill.get("dbt_builds_per_minute"), "", 2)} builds per minute here,
+while the loads of all {backfill["hours"]} hours are done in {_fmt(backfill["minutes_to_load_all"], " min")}; and
+each hour's {backfill["dbt_tasks_per_hour"] - 2} reporting tasks need worker slots too. What would close it: model
+a backfilled range once. The models are incremental over `[data_interval_start - lookback, data_interval_end)`,
+so one build over the range (a run whose data interval spans the backfill, or backfill runs that skip the dbt
+group followed by one range run) replaces N builds of the same models.
 """
     if backfill["load_hours_per_minute"] < backfill["target_hours_per_minute"]:
         text += """

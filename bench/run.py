@@ -54,7 +54,7 @@ class Settings:
     live_events_per_hour: int = _env_int("BENCH_LIVE_EVENTS_PER_HOUR", 10_000)
     live_files_per_hour: int = _env_int("BENCH_LIVE_FILES_PER_HOUR", 4)
     budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 770)
-    freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 240)
+    freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 300)
     output_dir: Path = Path(os.environ.get("BENCH_OUTPUT_DIR", Path(__file__).resolve().parent))
 
 
@@ -192,8 +192,9 @@ class Bench:
             "waiting", lambda: live.measure_waiting(stack, api, waiting_hours, min(240, self.remaining()), log)
         )
         if waiting:
-            # Whatever the freshness box leaves goes to the backfill; stopping the stack is not in the budget.
-            box = max(60.0, min(s.freshness_box_seconds, (self.remaining() - 30) * 0.5))
+            # Whatever the freshness box leaves goes to the backfill (at least 150 s, about what loading 24 hours
+            # takes here); stopping the stack is not in the budget.
+            box = max(60.0, min(s.freshness_box_seconds, self.remaining() - 150))
             self.section("freshness", lambda: live.measure_freshness(stack, api, freshness_hours, box, log))
         self.section("stop_waiting_runs", lambda: live.stop_runs(api, waiting_hours, log))
         box = max(90.0, self.remaining())
