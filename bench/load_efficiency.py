@@ -10,9 +10,9 @@ process, with an s3fs filesystem registered by the very function localsnow uses
 (`devstack.localsnow.storage.configure`: same client, same whole-object cache), reading the same
 objects' lines with the same reader localsnow's COPY uses (`read_csv` of whole lines, one statement
 per file) into a temp table. Lines are read as text, not parsed as JSON: reading and splitting the
-bytes is the floor, everything above it (classifying lines as JSON, building the VARIANT, inserting
+bytes is the floor, everything above it (parsing each line as JSON into the VARIANT, inserting
 into the raw table, load history, the wire protocol) is what the COPY adds. For the split, the same
-run also times `devstack.localsnow.jsonl.read` (read + classify, the first half of localsnow's COPY).
+run also times `devstack.localsnow.jsonl.read` (read + parse, the first half of localsnow's COPY).
 
 Floor and COPY alternate, `repeats` times each; the medians give the ratio.
 """

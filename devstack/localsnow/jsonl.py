@@ -1,9 +1,10 @@
 """Read JSON-lines stage files into the session's temp tables, one row per physical line, with DuckDB.
 
-Shared by COPY and external tables. Each line is kept as text with its file and 1-based line number, and
-classified once (blank / valid JSON / not JSON), so that a statement can refuse the whole load, skip bad
-lines, or report them (VALIDATE) without reading the files again. No Python touches the lines on the happy
-path: DuckDB reads the files through the registered S3 filesystem, gzip included.
+Shared by COPY and external tables. Each line is kept with its file and 1-based line number, and parsed
+once: a valid line as its JSON value, any other line as its text (blank, or not JSON), so that a statement
+can refuse the whole load, skip bad lines, or report them (VALIDATE) without reading the files again. No
+Python touches the lines on the happy path: DuckDB reads the files through the registered S3 filesystem,
+gzip included.
 
 The relation `SOURCE` then offers what a Snowflake query on staged JSON sees: `VALUE` (the `$1` VARIANT),
 `METADATA$FILENAME`, `METADATA$FILE_ROW_NUMBER`, `METADATA$FILE_LAST_MODIFIED`, `METADATA$FILE_CONTENT_KEY`
@@ -30,6 +31,10 @@ SOURCE = "_LOCALSNOW_SOURCE"
 _DELIMITER = "\x01"
 # A VARIANT holds at most 16 MB (compressed); events are far smaller, but never split a big one.
 _MAX_LINE_BYTES = 32 * 1024 * 1024
+
+# A line that is neither JSON nor blank (only spaces, tabs, CRs). `text` is NULL on valid and empty lines, so
+# this only trims the few lines that are not JSON.
+_BAD = "value IS NULL AND trim(text, ' ' || chr(9) || chr(13)) <> ''"
 
 _COMPRESSION = {"AUTO": "auto", "AUTO_DETECT": "auto", "GZIP": "gzip", "NONE": "none", "ZSTD": "zstd"}
 
@@ -75,10 +80,10 @@ def read(con: duckdb.DuckDBPyConnection, files: list[StagedFile], compression: s
             f"INSERT INTO {FILES} VALUES (?, ?, ?, ?, ?)",
             [(i, f.name, f.url, f.last_modified.replace(tzinfo=None), f.etag) for i, f in enumerate(files)],
         )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {LINES} "
-        "(file_index INTEGER, line BIGINT, text VARCHAR, blank BOOLEAN, valid BOOLEAN)"
-    )
+    # `value` is the line's JSON when it is JSON (a top-level scalar or `null` included), else NULL; `text` is
+    # the line when it is not (blank lines included: NULL when empty). Valid lines, nearly all of them, are
+    # held once, as JSON, parsed once: no second copy of their text, no second parse when they are inserted.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {LINES} (file_index INTEGER, line BIGINT, value JSON, text VARCHAR)")
     for index, file in enumerate(files):
         # row_number() over () is a streaming window in DuckDB: it numbers rows in scan order, which is
         # the file's line order. One statement per file keeps the numbering per file.
@@ -88,43 +93,43 @@ def read(con: duckdb.DuckDBPyConnection, files: list[StagedFile], compression: s
             f"strict_mode = false, compression = {_literal(compression)}, "
             f"max_line_size = {_MAX_LINE_BYTES}, buffer_size = {2 * _MAX_LINE_BYTES})"
         )
+        # TRY_CAST to JSON is json_valid()'s parse (same reader flags) and keeps the text as written, so a line
+        # is a row exactly when json_valid() says so. Careful: DuckDB pushes a cast that is the only use of a
+        # column into read_csv as the column's type, where even a TRY_CAST fails the whole read on the first
+        # bad line; `text` is used here too, so the reader keeps it VARCHAR (tests/devstack/test_localsnow_jsonl).
         with duckdb_errors(f"File '{file.name}'"):
             con.execute(
                 f"""
                 INSERT INTO {LINES}
-                SELECT {index}, line, text, blank, NOT blank AND json_valid(text)
-                FROM (
-                    SELECT row_number() OVER () AS line, text,
-                           text IS NULL OR trim(text, ' ' || chr(9) || chr(13)) = '' AS blank
-                    FROM {reader}
-                )
+                SELECT {index}, line, value, CASE WHEN value IS NULL THEN text END
+                FROM (SELECT row_number() OVER () AS line, TRY_CAST(text AS JSON) AS value, text FROM {reader})
                 """
             )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW {SOURCE} AS
-        SELECT CAST(l.text AS JSON) AS "VALUE",
+        SELECT l.value AS "VALUE",
                f.name AS "METADATA$FILENAME",
                l.line AS "METADATA$FILE_ROW_NUMBER",
                f.last_modified AS "METADATA$FILE_LAST_MODIFIED",
                f.content_key AS "METADATA$FILE_CONTENT_KEY",
                CAST(now() AS TIMESTAMP) AS "METADATA$START_SCAN_TIME"
         FROM {LINES} AS l JOIN {FILES} AS f USING (file_index)
-        WHERE l.valid
+        WHERE l.value IS NOT NULL
         """
     )
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[int, FileCounts]:
     rows = con.execute(
-        f"SELECT file_index, count(*) FILTER (NOT blank), count(*) FILTER (valid) FROM {LINES} GROUP BY ALL"
+        f"SELECT file_index, count(value) + count(*) FILTER ({_BAD}), count(value) FROM {LINES} GROUP BY ALL"
     ).fetchall()
     return {index: FileCounts(parsed, valid) for index, parsed, valid in rows}
 
 
 def bad_lines(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[BadLine]:
     """Non-blank lines that are not JSON, in file and line order."""
-    sql = f"SELECT file_index, line, text FROM {LINES} WHERE NOT blank AND NOT valid ORDER BY file_index, line"
+    sql = f"SELECT file_index, line, text FROM {LINES} WHERE {_BAD} ORDER BY file_index, line"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [BadLine(*row) for row in con.execute(sql).fetchall()]

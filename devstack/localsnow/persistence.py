@@ -36,6 +36,10 @@ def open_instance(data_dir: Path) -> FakeSnow:
     con = fs.duck_conn
     # Big loads may spill to disk: into the data dir, not DuckDB's default `.tmp` in the working directory.
     con.execute(f"SET temp_directory = {_literal(data_dir / 'tmp')}")
+    # Columns are written zstd-compressed: DuckDB's default choice for long JSON text (dictionary + FSST) made
+    # writing a loaded hour cost about three times as much as with zstd (1.6 s vs 0.57 s for 0.5 GB of
+    # events), for a six times bigger file. Real Snowflake compresses its own way; this is the emulator's cost.
+    con.execute("SET force_compression = 'zstd'")
 
     con.execute(f"DETACH {GLOBAL_DATABASE_NAME}")
     con.execute(f"ATTACH {_literal(data_dir / (GLOBAL_DATABASE_NAME + '.db'))} AS {GLOBAL_DATABASE_NAME}")
