@@ -56,7 +56,7 @@ def slots_in_use(api) -> int:
     return count_task_instances(api, dag_id="~", state=["running", "queued"])
 
 
-def backfill_create(stack: BenchStack, hours: list[datetime], max_active_runs: int, attempts: int = 4) -> int:
+def backfill_create(stack: BenchStack, hours: list[datetime], max_active_runs: int, attempts: int = 10) -> int:
     """`airflow backfill create`; retried when the local stack's SQLite metadata DB was locked by the scheduler
     (the CLI's transaction is then rolled back, nothing was created). Returns the attempts it took."""
     command = [
@@ -70,7 +70,7 @@ def backfill_create(stack: BenchStack, hours: list[datetime], max_active_runs: i
             return attempt
         if "database is locked" not in result.stderr or attempt == attempts:
             raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr[-6000:]}")
-        time.sleep(2)
+        time.sleep(2 * attempt)  # the scheduler may be busy for a while (e.g. right after runs were stopped)
     raise AssertionError("unreachable")
 
 

@@ -53,8 +53,8 @@ class Settings:
     backfill_hours: int = _env_int("BENCH_BACKFILL_HOURS", 24)
     live_events_per_hour: int = _env_int("BENCH_LIVE_EVENTS_PER_HOUR", 10_000)
     live_files_per_hour: int = _env_int("BENCH_LIVE_FILES_PER_HOUR", 4)
-    budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 770)
-    freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 300)
+    budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 800)
+    freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 360)
     output_dir: Path = Path(os.environ.get("BENCH_OUTPUT_DIR", Path(__file__).resolve().parent))
 
 
