@@ -6,7 +6,7 @@
 3. load efficiency (COPY of a 1,000,000-event hour against the floor) and worker memory (the load
    task's body on a 10,000- and a 1,000,000-event hour), while Airflow's scheduler has nothing to run;
 4. on the live stack: waiting cost, freshness latency, backfill throughput, each time-boxed so the
-   whole run fits its budget (BENCH_BUDGET_SECONDS, default 770 s of measuring);
+   whole run fits its budget (BENCH_BUDGET_SECONDS, default 800 s of measuring);
 5. the stack is stopped (always), then bench/results.json, bench/README.md and, when matplotlib is
    installed, PNG charts are written.
 
