@@ -363,19 +363,19 @@ box"""
 {_fmt(fresh["max_loaded_seconds"], " s")}.
 
 The dbt stage, split (medians): `check_hour` done -> the hour's `dbt build` starts
-{_fmt(split.get("until_build_starts"), " s")}; the `dbt build` itself (Cosmos watcher producer: dbt's import, the
-project's parse, then the {first["dbt_tasks"] - 2} models and tests with 4 threads)
-{_fmt(split.get("build"), " s")}; build done -> last model/test task done {_fmt(split.get("after_build"), " s")}
-(the per-node tasks are deferrable sensors reading the build's results; those still waiting resume in worker slots,
-and the detached cross-model tests start only after their parents' tasks).
+{_fmt(split.get("until_build_starts"), " s")}; the `dbt build` itself (the Cosmos watcher producer: dbt's import, the
+project's parse, then every model and test of the project with 4 threads) {_fmt(split.get("build"), " s")}; build
+done -> the last of the {first["dbt_tasks"] - 2} model and test tasks done {_fmt(split.get("after_build"), " s")}
+(these tasks are deferrable sensors reading the build's per-node results; those that deferred resume in a worker
+slot, and a model's task starts only after its parents' tasks).
 """
     median = fresh["median_end_to_end_seconds"]
     if median is None or median >= fresh["target_median_seconds"] or fresh["unfinished_at_least_seconds"]:
         text += """
-What would close the gap: the dbt stage is now one `dbt build` plus the reporting tasks; a faster build needs
-fewer parse seconds (dbt re-parses the project because the vars change every run; passing the interval as
-environment variables would let dbt's partial parsing keep the manifest), and fewer reporting tasks
-(`TestBehavior.BUILD` folds each model's tests into the model's task).
+What would close the gap: the dbt stage is one `dbt build` plus the reporting tasks; a faster build needs fewer
+parse seconds (dbt re-parses the project because the vars change every run; passing the interval as environment
+variables would let dbt's partial parsing keep the manifest), and fewer reporting tasks (`TestBehavior.BUILD`
+folds each model's tests into the model's task).
 """
     text += """
 In production also mind the sensor's poll: `EVENT_LOG_POKE_INTERVAL_SECONDS` defaults to 60 s (5 s here), which adds
