@@ -8,6 +8,7 @@ hours 2025-08-05 00:00 to 06:00: a run whose data interval ends at 06:00, EVENT_
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -99,6 +100,9 @@ def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
     simulate(s3_client, options)
     load_hour(ingest_dag, HOURS[0])
     load_hour(ingest_dag, HOURS[1])
+    # A late re-commit comes minutes later; S3's LastModified has one-second resolution, so a re-commit in the
+    # same second as the load could not be told from one before it.
+    time.sleep(1.1)
     late = recommit_late(s3_client, options, HOURS[1], 15)
     assert late.part_files
 
