@@ -183,25 +183,41 @@ def _alive(pid: int | None) -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is still in the process group."""
+def _members(leader: int) -> list[int]:
+    """Live (non-zombie) processes of the session we started with `leader` (start_new_session: its pid is both
+    the session and the process group id). Airflow's task processes move to process groups of their own, so a
+    group kill misses them; they stay in the session."""
+    members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # After the command name: state, ppid, pgrp.
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        # After the command name: state, ppid, pgrp, session.
+        if fields[0] != "Z" and leader in (int(fields[2]), int(fields[3])):
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any live process of the group, or of the session it leads, is left."""
+    return bool(_members(pgid))
+
+
+def _signal_members(leader: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader, sig)
+    for pid in _members(leader):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def stop_group(pgid: int, name: str, grace: float = 20.0, leader: subprocess.Popen | None = None) -> None:
-    """SIGTERM the process group we started (its id is the leader's pid), SIGKILL it after a grace."""
-    try:
-        os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
+    """SIGTERM the process group and session we started (their id is the leader's pid), SIGKILL what is left
+    after a grace: the component and every process it started, task processes in groups of their own included."""
+    if not _group_alive(pgid):
         return
+    _signal_members(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         if leader is not None:
@@ -210,8 +226,7 @@ def stop_group(pgid: int, name: str, grace: float = 20.0, leader: subprocess.Pop
             return
         time.sleep(0.2)
     print(f"{name} (process group {pgid}) ignored SIGTERM for {grace:.0f}s: SIGKILL", file=sys.stderr)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+    _signal_members(pgid, signal.SIGKILL)
 
 
 class Supervisor:
