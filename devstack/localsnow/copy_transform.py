@@ -259,13 +259,20 @@ def _resolve_files(statement: CopyStatement) -> list[storage.StagedFile]:
     return files
 
 
+def _load_history(database: str) -> str:
+    """fakesnow's load-history table of `database`, the name quoted and escaped as an identifier (DuckDB binds
+    values only, so the table name is the one part of these statements not passed as a parameter)."""
+    quoted = exp.to_identifier(database, quoted=True).sql(dialect="duckdb")
+    return f"{quoted}._fs_information_schema._fs_load_history"
+
+
 def _not_loaded_before(con: Any, table: tuple[str, str, str], files: list[storage.StagedFile]) -> list:
     """Snowflake's load metadata: without FORCE, a file already loaded into the table is skipped."""
     database, schema, name = table
     loaded = {
         row[0]
         for row in con.execute(
-            f'SELECT FILE_NAME FROM "{database}"._fs_information_schema._fs_load_history '
+            "SELECT FILE_NAME FROM " + _load_history(database) + " "
             "WHERE SCHEMA_NAME = ? AND TABLE_NAME = ? AND STATUS IN ('LOADED', 'PARTIALLY_LOADED')",
             [schema, name],
         ).fetchall()
@@ -374,8 +381,7 @@ def _record_load_history(con: Any, table: tuple[str, str, str], results: list[tu
     database, schema, name = table
     now = datetime.datetime.now(datetime.UTC)
     con.executemany(
-        f'INSERT INTO "{database}"._fs_information_schema._fs_load_history VALUES '
-        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO " + _load_history(database) + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(schema, r[0], name, now, r[1], r[3], r[2], r[6], r[7], r[8], r[9], r[5], r[4]) for r in results],
     )
 

@@ -230,8 +230,9 @@ def refresh(cursor: FakeSnowflakeCursor, declaration: Declaration, sub_path: str
         try:
             # New files too: rows a refresh committed before failing to record its files must not double.
             if to_read or gone:
+                # The table name is quoted and escaped by _quoted (DuckDB binds values only); the files are bound.
                 con.execute(
-                    f'DELETE FROM {_quoted(table)} WHERE list_contains(?, "METADATA$FILENAME")',
+                    "DELETE FROM " + _quoted(table) + ' WHERE list_contains(?, "METADATA$FILENAME")',
                     [[f.name for f in to_read] + gone],
                 )
             if to_read:

@@ -60,7 +60,7 @@ def test_lines_are_rows_blank_or_bad_as_json_valid_says(tmp_path: Path, con):
             assert con.execute("SELECT json_valid(?)", [line]).fetchone()[0] == (kind == "row"), line
     numbered = list(enumerate(LINES, start=1))
     assert con.execute(
-        f'SELECT "METADATA$FILENAME", "METADATA$FILE_ROW_NUMBER", "VALUE" FROM {jsonl.SOURCE} ORDER BY 1, 2'
+        'SELECT "METADATA$FILENAME", "METADATA$FILE_ROW_NUMBER", "VALUE" FROM ' + jsonl.SOURCE + " ORDER BY 1, 2"
     ).fetchall() == [("part-a-0-1.jsonl", n, line) for n, (line, kind) in numbered if kind == "row"] + [
         ("part-b-0-1.jsonl", 2, '{"event_log_id": 6}')
     ]
@@ -69,7 +69,7 @@ def test_lines_are_rows_blank_or_bad_as_json_valid_says(tmp_path: Path, con):
     assert jsonl.counts(con) == {0: jsonl.FileCounts(rows + len(bad), rows), 1: jsonl.FileCounts(1, 1)}
     assert [(b.file_index, b.line, b.text) for b in jsonl.bad_lines(con)] == bad
     assert [(b.line, b.text) for b in jsonl.bad_lines(con, limit=1)] == [(2, "not json")]
-    assert con.execute(f'SELECT typeof("VALUE") FROM {jsonl.SOURCE} LIMIT 1').fetchone() == ("JSON",)
+    assert con.execute('SELECT typeof("VALUE") FROM ' + jsonl.SOURCE + " LIMIT 1").fetchone() == ("JSON",)
     jsonl.drop(con)
 
 
