@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.local_stack import BUCKET, PREFIX, BenchStack
+from devstack.isolated import BUCKET, PREFIX, IsolatedStack
 
 DAG_ID = "event_log_ingest"
 SENSOR = "load_hour.wait_for_commit"
@@ -56,7 +56,7 @@ def slots_in_use(api) -> int:
     return count_task_instances(api, dag_id="~", state=["running", "queued"])
 
 
-def backfill_create(stack: BenchStack, hours: list[datetime], max_active_runs: int, attempts: int = 10) -> int:
+def backfill_create(stack: IsolatedStack, hours: list[datetime], max_active_runs: int, attempts: int = 10) -> int:
     """`airflow backfill create`; retried when the local stack's SQLite metadata DB was locked by the scheduler
     (the CLI's transaction is then rolled back, nothing was created). Returns the attempts it took."""
     command = [
@@ -83,7 +83,7 @@ def task_instances_of(api, run_id: str) -> list[Any]:
     return api.task_instances.get_task_instances(DAG_ID, run_id, limit=200).task_instances
 
 
-def sample_rss(stack: BenchStack, component: str, samples: int = 3, interval: float = 1.0) -> int:
+def sample_rss(stack: IsolatedStack, component: str, samples: int = 3, interval: float = 1.0) -> int:
     values = []
     for index in range(samples):
         stack.refresh_state()  # a restarted component has a new process group
@@ -116,7 +116,7 @@ def stop_runs(api, hours: list[datetime], log: Callable[[str], None]) -> None:
     log("  some task instances were still running 90s after their runs were failed")
 
 
-def measure_waiting(stack: BenchStack, api, hours: list[datetime], timeout: float, log) -> dict[str, Any]:
+def measure_waiting(stack: IsolatedStack, api, hours: list[datetime], timeout: float, log) -> dict[str, Any]:
     triggerer_before = sample_rss(stack, "triggerer")
     log(f"  triggerer RSS before: {triggerer_before / 2**20:.0f} MiB; backfill create over {len(hours)} hours")
     started = time.monotonic()
@@ -207,7 +207,7 @@ def hour_timeline(tis: list[Any], committed_at: datetime) -> dict[str, Any]:
     }
 
 
-def measure_freshness(stack: BenchStack, api, hours: list[datetime], box: float, log) -> dict[str, Any]:
+def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: float, log) -> dict[str, Any]:
     """Commit the hours one after the other, each once the previous hour's run has finished, and follow each
     to its last dbt task; at most `box` seconds in all.
 
@@ -292,7 +292,7 @@ def measure_freshness(stack: BenchStack, api, hours: list[datetime], box: float,
     }
 
 
-def measure_backfill(stack: BenchStack, api, hours: list[datetime], box: float, log) -> dict[str, Any]:
+def measure_backfill(stack: IsolatedStack, api, hours: list[datetime], box: float, log) -> dict[str, Any]:
     """`airflow backfill create` over committed hours; follow it for at most `box` seconds."""
     created_at = utcnow()
     started = time.monotonic()

@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from bench.local_stack import BUCKET, PREFIX, BenchStack
+from devstack.isolated import BUCKET, PREFIX, IsolatedStack
 
 TARGET_RATIO = 1.3
 
@@ -43,7 +43,7 @@ def _read_lines_sql(url: str) -> str:
     )
 
 
-def _floor_connection(stack: BenchStack) -> duckdb.DuckDBPyConnection:
+def _floor_connection(stack: IsolatedStack) -> duckdb.DuckDBPyConnection:
     from devstack.localsnow import storage
     from devstack.stack import LOCAL_AWS_ENV
 
@@ -85,7 +85,7 @@ def time_read_and_classify(con: duckdb.DuckDBPyConnection, hour_path: str, files
     return elapsed
 
 
-def time_copy(stack: BenchStack, listing: dict[str, Any]) -> dict[str, float]:
+def time_copy(stack: IsolatedStack, listing: dict[str, Any]) -> dict[str, float]:
     """The task's transaction (DELETE the hour, COPY the listed files, COMMIT), each statement timed."""
     import pendulum
 
@@ -123,7 +123,7 @@ def time_copy(stack: BenchStack, listing: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def measure(stack: BenchStack, listing: dict[str, Any], repeats: int, log=print) -> dict[str, Any]:
+def measure(stack: IsolatedStack, listing: dict[str, Any], repeats: int, log=print) -> dict[str, Any]:
     con = _floor_connection(stack)
     floors, classified, copies = [], [], []
     lines = 0

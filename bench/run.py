@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import live, load_efficiency, parse_time, report, worker_memory
-from bench.local_stack import BUCKET, PREFIX, BenchStack
+from devstack.isolated import BUCKET, PREFIX, IsolatedStack
 
 
 def _env_int(name: str, default: int) -> int:
@@ -79,7 +79,7 @@ def ingest_config():
     return dataclasses.replace(IngestConfig.from_env(), bucket=BUCKET, prefix=PREFIX)
 
 
-def land(stack: BenchStack, end_hour: datetime, hours: int, events: int, files: int, committed: bool = True):
+def land(stack: IsolatedStack, end_hour: datetime, hours: int, events: int, files: int, committed: bool = True):
     from devstack.simulator import SimulationOptions, simulate
 
     starts = [end_hour - timedelta(hours=hours - i) for i in range(hours)]
@@ -90,13 +90,13 @@ def land(stack: BenchStack, end_hour: datetime, hours: int, events: int, files: 
     return simulate(stack.s3(), options)
 
 
-def listing_of(stack: BenchStack, hour: datetime) -> dict[str, Any]:
+def listing_of(stack: IsolatedStack, hour: datetime) -> dict[str, Any]:
     from include.event_log.ingest import list_committed_part_files
 
     return list_committed_part_files(S3Lister(stack.s3()), hour.isoformat(), ingest_config())
 
 
-def drop_hours(stack: BenchStack, hours: list[datetime]) -> None:
+def drop_hours(stack: IsolatedStack, hours: list[datetime]) -> None:
     """Remove the load benchmarks' hours from the raw table and S3, so the live runs' dbt never sees them."""
     s3 = stack.s3()
     for hour in hours:
@@ -109,7 +109,7 @@ def drop_hours(stack: BenchStack, hours: list[datetime]) -> None:
             s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
 
 
-def create_objects(stack: BenchStack, api) -> None:
+def create_objects(stack: IsolatedStack, api) -> None:
     for dag_id in ("snowflake_objects", live.DAG_ID):
         api.wait_for_dag(dag_id)
     run_id = api.trigger("snowflake_objects", logical_date=None)
@@ -161,7 +161,7 @@ class Bench:
             # the default (20) a 24-hour backfill leaves its last 4 runs unstarted until earlier ones finish.
             "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, s.waiting_hours, s.backfill_hours) + 8),
         }
-        stack = BenchStack(var_dir, extra_env=extra_env)
+        stack = IsolatedStack(var_dir, extra_env=extra_env)
         now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         # The DAG starts next hour: no scheduled run appears while the bench runs; every run is a backfill.
         start_date = now_hour + timedelta(hours=1)
@@ -200,14 +200,14 @@ class Bench:
         box = max(90.0, self.remaining())
         self.section("backfill", lambda: live.measure_backfill(stack, api, backfill_hours, box, log))
 
-    def start_stack(self, stack: BenchStack, start_date: datetime) -> dict[str, Any]:
+    def start_stack(self, stack: IsolatedStack, start_date: datetime) -> dict[str, Any]:
         stack.start(start_date)
         log(f"  local stack up in {stack.var_dir} (Airflow {stack.api_url})")
         create_objects(stack, stack.api())
         stack.s3().create_bucket(Bucket=BUCKET)
         return {"var_dir": str(stack.var_dir), "start_date": start_date.isoformat()}
 
-    def land_load_hours(self, stack: BenchStack, big_hour: datetime, small_hour: datetime) -> dict[str, Any]:
+    def land_load_hours(self, stack: IsolatedStack, big_hour: datetime, small_hour: datetime) -> dict[str, Any]:
         s = self.settings
         big = land(stack, big_hour + timedelta(hours=1), 1, s.events, s.files)
         small = land(stack, small_hour + timedelta(hours=1), 1, s.small_events, s.files)
@@ -224,7 +224,7 @@ class Bench:
             f"files, and {sizes['small_events']} events in {sizes['small_files']} files")  # fmt: skip
         return sizes
 
-    def land_live_hours(self, stack: BenchStack, backfill: list[datetime], fresh: list[datetime]) -> dict[str, Any]:
+    def land_live_hours(self, stack: IsolatedStack, backfill: list[datetime], fresh: list[datetime]) -> dict[str, Any]:
         s = self.settings
         committed = land(stack, backfill[-1] + timedelta(hours=1), len(backfill), s.live_events_per_hour,
                          s.live_files_per_hour)  # fmt: skip
@@ -234,7 +234,7 @@ class Bench:
             f"{len(fresh)} hours left uncommitted")  # fmt: skip
         return {"backfill_events": committed.records, "freshness_events": pending.records}
 
-    def finish(self, stack: BenchStack, var_dir: Path) -> int:
+    def finish(self, stack: IsolatedStack, var_dir: Path) -> int:
         log(f"\n== stopping the local stack ({time.monotonic() - self.started:.0f}s into the run)")
         try:
             log("  " + stack.stop())

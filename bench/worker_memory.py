@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench.local_stack import BenchStack
+from devstack.isolated import IsolatedStack
 
 TARGET_RATIO = 1.2
 
@@ -64,7 +64,7 @@ def run_task_body(env: dict[str, str], listing: dict[str, Any], mode: str) -> di
     return {**peak, "seconds": round(time.perf_counter() - started, 2), **reported}
 
 
-def measure(stack: BenchStack, listings: dict[str, dict[str, Any]], log=print) -> dict[str, Any]:
+def measure(stack: IsolatedStack, listings: dict[str, dict[str, Any]], log=print) -> dict[str, Any]:
     """`listings`: label (e.g. "10000 events") -> the hour's listing; the first is the baseline size."""
     env = stack.airflow_env()
     imports_only = run_task_body(env, next(iter(listings.values())), "imports-only")

@@ -23,10 +23,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from devstack.isolated import wait_until
 from devstack.ports import LOOPBACK
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 from devstack.stack import BUCKET, PREFIX, _group_alive
-from tests.live.conftest import wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 

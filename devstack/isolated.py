@@ -1,9 +1,11 @@
-"""The benchmark's own local stack: `devstack.stack` in a dedicated var directory, driven from outside.
+"""A local stack of its own: `devstack.stack` in a dedicated var directory, driven from outside (the
+benchmark and the live tests use it).
 
-Like tests/live, the stack runs in subprocesses with DEVSTACK_VAR_DIR pointing at a temporary
-directory, so its state, metadata DB, Snowflake data and ports never touch the developer's stack in
-var/. Its components inherit the environment of the `up` process (cleaned of AIRFLOW_* and
-EVENT_LOG_* so nothing from the caller's shell leaks in). `stop()` runs `down`.
+The stack runs in subprocesses with DEVSTACK_VAR_DIR pointing at that directory (`devstack.stack` reads it
+once, when imported), so its state, logs, metadata DB, Snowflake data and ports never touch the developer's
+stack in var/. Its components inherit the environment of the `up` process: this process's, cleaned of
+AIRFLOW_* and EVENT_LOG_* (nothing from the caller's shell or an in-process Airflow leaks in), plus
+`extra_env`. `stop()` runs `down`.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ EXPORT_LINE = re.compile(r"^export (\w+)='(.*)'$")
 
 
 @dataclass
-class BenchStack:
+class IsolatedStack:
     var_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] | None = None
@@ -53,10 +55,16 @@ class BenchStack:
         self.state = json.loads((self.var_dir / "stack" / "state.json").read_text())
 
     def stop(self) -> str:
+        """`down`; what it printed. Raises if it failed."""
         if not (self.var_dir / "stack" / "state.json").exists():
             return "no stack"
         result = self._run(["-m", "devstack.stack", "down"], timeout=240)
+        if result.returncode != 0:
+            raise RuntimeError(f"stack down failed:\n{result.stdout}\n{result.stderr}")
         return (result.stdout + result.stderr).strip()
+
+    def log(self, component: str) -> str:
+        return (self.var_dir / "logs" / f"{component}.log").read_text(errors="replace")
 
     @property
     def s3_endpoint_url(self) -> str:
@@ -140,4 +148,4 @@ def wait_until(condition, timeout: float, interval: float = 2.0, what: str = "co
         time.sleep(interval)
 
 
-__all__ = ["BUCKET", "PREFIX", "BenchStack", "process_group_rss", "wait_until"]
+__all__ = ["BUCKET", "PREFIX", "IsolatedStack", "process_group_rss", "wait_until"]
