@@ -22,7 +22,9 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 COLUMN_TYPE = re.compile(r"[A-Z_]+(\(\d+(, ?\d+)?\))?")
 OBJECT_TYPES = {"file_format", "stage", "external_table", "table"}
 # What each declared native table is for; the code finds its tables by purpose, never by name.
-TABLE_PURPOSES = {"raw", "rejects", "check_results"}
+# hour_changes: one row per load that changed an hour of the raw table, and the dbt build that modeled it;
+# model_builds: one row per dbt build of the models (which hours, which changes, how it ended).
+TABLE_PURPOSES = {"raw", "rejects", "check_results", "hour_changes", "model_builds"}
 # Only these environment variables may be substituted into the declaration.
 ALLOWED_ENV = {"EVENT_LOG_BUCKET", "EVENT_LOG_PREFIX", "EVENT_LOG_STORAGE_INTEGRATION"}
 ENV_DEFAULTS = {"EVENT_LOG_BUCKET": "flink-event-log", "EVENT_LOG_PREFIX": "event_log"}
@@ -90,6 +92,14 @@ class EventLogObjects:
     def check_results_table(self) -> SnowflakeObject:
         return self.tables["check_results"]
 
+    @property
+    def hour_changes_table(self) -> SnowflakeObject:
+        return self.tables["hour_changes"]
+
+    @property
+    def model_builds_table(self) -> SnowflakeObject:
+        return self.tables["model_builds"]
+
     def in_creation_order(self) -> list[SnowflakeObject]:
         return [self.file_format, self.stage, self.external_table, *self.tables.values()]
 
@@ -101,6 +111,8 @@ class EventLogObjects:
             "raw_table": self.raw_table,
             "rejects_table": self.rejects_table,
             "check_results_table": self.check_results_table,
+            "hour_changes_table": self.hour_changes_table,
+            "model_builds_table": self.model_builds_table,
         }
 
 
