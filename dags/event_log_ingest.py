@@ -1,42 +1,47 @@
 """
-### event_log_ingest: hourly load of the Flink-landed event log from S3 into Snowflake
+### event_log_ingest: hourly load of the Flink-landed event log from S3 into Snowflake, and its models
 
 **Source**: `s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/YYYY/MM/DD/HH/part-*.jsonl[.gz]`, one folder per
 replication hour (UTC), committed by Flink with `_SUCCESS`. **Target**: `EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG`
-(one row per event line) and the external table `EXT_FLINK_EVENT_LOG`. **Grain**: one run per hour;
-the run history is the cursor (catchup is on, so missed hours are caught up).
+(one row per event line), the external table `EXT_FLINK_EVENT_LOG`, and the dbt models in
+`EVENT_LOG.ANALYTICS`. **Grain**: one run per hour; the run history is the load cursor (catchup is on).
 
 Per hour of the run's data interval (mapped task group `load_hour`):
 1. `wait_for_commit` defers on the hour's `_SUCCESS` (no worker slot held while waiting);
-2. `list_part_files` lists the committed part files (never `.inprogress` or `_tmp_` objects);
-3. `copy_partition` deletes the hour's rows and COPYs exactly the listed files in one transaction;
-   lines that are not JSON are counted and kept in `RAW_FLINK_EVENT_LOG_REJECTS`;
-4. `refresh_external_table` registers the hour's files in the external table;
-5. `check_hour` reconciles the hour (files listed = files loaded, rows parsed = loaded + rejected,
-   raw rows = external-table rows) and counts rejects, unknown event types, new fields and
-   duplicate ids; every result goes to `EVENT_LOG_CHECK_RESULTS` and, with the load report, into the
-   `extra` of an asset event on the raw table. A failed reconciliation fails the hour.
+2. `load_partition` lists the committed part files (never `.inprogress` or `_tmp_` objects), then in one
+   transaction deletes the hour's rows, COPYs exactly those files and records the change in
+   `EVENT_LOG_HOUR_CHANGES`; lines that are not JSON are counted and kept in `RAW_FLINK_EVENT_LOG_REJECTS`;
+   then it registers the hour's files in the external table;
+3. `check_hour` reconciles the hour (files listed = files loaded, rows parsed = loaded + rejected,
+   raw rows = external-table rows) and counts rejects, unknown event types, new fields and duplicate
+   ids; every result goes to `EVENT_LOG_CHECK_RESULTS` and, with the load report, into the `extra` of an
+   asset event on the raw table. A failed reconciliation fails the hour.
 
-Then `dbt_models` (astronomer-cosmos, rendered from dbt's manifest) builds the models of the run's
-hours, each model followed by its dbt tests: staging (deduplicated events), runs, steps, asset
-materializations and checks, daily usage (billable credits) and ingestion freshness. One `dbt build`
-runs them all (`dbt_producer_watcher`, Cosmos' watcher mode); each model and each model's tests has its
-own task, which reports that node's result and fails if it failed. To re-run a failed model, clear its
-task: its retry runs that model alone.
+Then `dbt_models` (astronomer-cosmos, rendered from dbt's manifest): `build` runs one `dbt build` of every
+model and its tests over **every hour changed since the last successful build**, whichever run changed
+it (this run, a cleared or retried run, a backfill, a re-load), and records it in `EVENT_LOG_MODEL_BUILDS`.
+While a build runs, later runs' hours wait for the next build (pool `event_log_dbt`, one slot), so a
+backfill is modeled in a few builds. A run whose changes another run's build already covered builds
+nothing; its log names that build. Each model has its own task (`dbt_models.<model>`), which reports the
+model and its tests and fails if either failed: staging (deduplicated events), runs, steps, asset
+materializations and checks, daily usage (billable credits) and ingestion freshness.
 
 **Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
-the error names the hour and its S3 folder. `copy_partition` failing on rejects means more than
+the error names the hour and its S3 folder. `load_partition` failing on rejects means more than
 `EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines are not JSON: the hour is left exactly as it was, the
-lines are in the rejects table, the error names files and lines. `check_hour` failing names the
-check and the difference. Every run carries a deadline alert: not done by end of hour + commit delay +
-grace, its hour is recorded as `deadline_missed` and notified (plugins/event_log_deadlines.py). See the
-README's runbook.
+lines are in the rejects table, the error names files and lines. `check_hour` failing names the check
+and the difference. `dbt_models.build` failing: a model or test failed (its task says which); the hours
+stay pending and the next build, or a retry, models them. Every run carries a deadline alert: not done
+by end of hour + commit delay + grace, its hour is recorded as `deadline_missed` and notified
+(plugins/event_log_deadlines.py). See the README's runbook.
 
-**Re-run one hour** (any age, e.g. after a late re-commit): clear the run of that hour
+**Re-run one hour** (any age, e.g. after a late re-commit): clear its run
 (`airflow tasks clear event_log_ingest -s 2025-08-01T03:00:00+00:00 -e 2025-08-01T03:00:00+00:00 -y`);
-the hour ends with each of its events once. **Backfill** (a running scheduler executes the runs; the
-DAG must be unpaused): `airflow backfill create --dag-id event_log_ingest --from-date 2025-08-01T00:00:00Z
---to-date 2025-08-02T00:00:00Z --reprocess-behavior completed`.
+the hour is re-loaded with each of its events once, and the models follow. **Backfill or re-load a
+range** (a running scheduler executes the runs; the DAG must be unpaused):
+`airflow backfill create --dag-id event_log_ingest --from-date 2025-08-01T00:00:00Z
+--to-date 2025-08-02T00:00:00Z --reprocess-behavior completed`. **A failed model**: clear its task; its
+retry builds that model and its tests alone over the run's hours.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from include.event_log.dbt_project import (
     PROFILE_CONFIG,
     PROJECT_CONFIG,
     RENDER_CONFIG,
+    add_build_task,
 )
 from include.event_log.deadlines import build_ingest_deadline
 from include.event_log.sensors import HourCommittedSensor
@@ -91,38 +97,22 @@ def event_log_ingest():
             timeout=CONFIG.commit_timeout.total_seconds(),
         )
 
-        @task
-        def list_part_files(hour_start: str) -> dict:
+        @task(multiple_outputs=False)
+        def load_partition(hour_start: str, run_id=None, dag_run=None) -> dict:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-            from include.event_log.ingest import list_committed_part_files
+            from include.event_log.ingest import load_partition
 
-            return list_committed_part_files(S3Hook(aws_conn_id=AWS_CONN_ID), hour_start, CONFIG)
+            return load_partition(S3Hook(aws_conn_id=AWS_CONN_ID), SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG)
 
-        @task
-        def copy_partition(listing: dict, run_id=None) -> dict:
-            from dataclasses import asdict
-
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-            from include.event_log.ingest import copy_hour
-
-            s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
-            return asdict(copy_hour(SNOWFLAKE_CONN_ID, s3_hook, listing, run_id, CONFIG))
-
-        @task
-        def refresh_external_table(listing: dict) -> dict:
-            from include.event_log.snowflake_objects import refresh_external_table
-
-            return refresh_external_table(SNOWFLAKE_CONN_ID, sub_path=listing["hour_path"])
-
-        @task(outlets=[RAW_EVENTS])
-        def check_hour(listing: dict, report: dict, dag_run=None, outlet_events=None) -> dict:
+        @task(outlets=[RAW_EVENTS], multiple_outputs=False)
+        def check_hour(load: dict, dag_run=None, outlet_events=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
             from include.event_log.checks import FAIL, record_check_results
             from include.event_log.hour_checks import check_hour
 
+            listing, report = load["listing"], load["report"]
             results = check_hour(SNOWFLAKE_CONN_ID, listing, report)
             record_check_results(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, results)
             summary = {**report, "checks": {r.check_name: r.as_dict() for r in results}}
@@ -131,10 +121,9 @@ def event_log_ingest():
             outlet_events[RAW_EVENTS].extra = summary
             return summary
 
-        listing = list_part_files(hour_start)
-        report = copy_partition(listing)
-        wait_for_commit >> listing
-        report >> refresh_external_table(listing) >> check_hour(listing, report)
+        load = load_partition(hour_start)
+        wait_for_commit >> load
+        check_hour(load)
 
     dbt_models = DbtTaskGroup(
         group_id="dbt_models",
@@ -145,6 +134,7 @@ def event_log_ingest():
         operator_args=DBT_OPERATOR_ARGS,
         default_args=DEFAULT_ARGS,
     )
+    add_build_task(dbt_models)
 
     load_hour.expand_kwargs(hours_to_load()) >> dbt_models
 

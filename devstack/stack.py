@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.ports import LOOPBACK, free_port, wait_for_port
+from include.event_log.config import DBT_POOL, DBT_POOL_DESCRIPTION
 
 REPO = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("DEVSTACK_VAR_DIR", REPO / "var")).resolve()
@@ -314,6 +315,8 @@ def up(start_date: datetime | None = None) -> StackState:
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({ADMIN_USER: state.admin_password}))
     state.save()
     _run_airflow_cli(["db", "migrate"], state)
+    # Every task that runs dbt takes this pool's one slot (include/event_log/config.py).
+    _run_airflow_cli(["pools", "set", DBT_POOL, "1", DBT_POOL_DESCRIPTION], state)
     log = open(LOG_DIR / "supervisor.log", "ab")  # noqa: SIM115 - the supervisor owns it
     supervisor = subprocess.Popen(
         [str(BIN / "python"), *SUPERVISE_ARGS], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,

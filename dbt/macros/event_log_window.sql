@@ -1,11 +1,20 @@
 {#-
-    The replication hours one DAG run processes: [data_interval_start - lookback_hours, data_interval_end).
+    The replication hours one dbt build models.
 
-    The DAG passes its data interval as vars (ISO-8601 strings; no offset means UTC). Without them
-    the window is unbounded and incremental models read every loaded hour, like a full refresh.
+    The DAG's build task passes `event_log_hours`: the hours changed since the last successful build
+    (ISO-8601 strings, any order), read from the hour-changes table, so a cleared run, a retry, a late
+    re-load or a backfill all reach the models. By hand, `data_interval_start` and `data_interval_end`
+    give the hours [data_interval_start - lookback_hours, data_interval_end). Without either, the window
+    is unbounded and incremental models read every loaded hour, like a full refresh.
+
+    event_log_window() returns none (unbounded) or a list of {start, end} ranges of whole hours.
 -#}
 
 {% macro event_log_window() -%}
+    {%- set hours = var('event_log_hours', none) -%}
+    {%- if hours is not none -%}
+        {{ return(_event_log_hour_ranges(hours)) }}
+    {%- endif -%}
     {%- set start_value = var('data_interval_start', none) -%}
     {%- set end_value = var('data_interval_end', none) -%}
     {%- if start_value is none and end_value is none -%}
@@ -27,10 +36,45 @@
             "data_interval_start (" ~ start_value ~ ") must be before data_interval_end (" ~ end_value ~ ")") }}
     {%- endif -%}
     {%- set window_start = interval_start - modules.datetime.timedelta(hours=lookback_hours) -%}
-    {{ return({
+    {{ return([{
         'start': window_start.strftime('%Y-%m-%d %H:%M:%S.%f'),
         'end': interval_end.strftime('%Y-%m-%d %H:%M:%S.%f'),
-    }) }}
+    }]) }}
+{%- endmacro %}
+
+
+{#- Whole hours (ISO-8601 strings) as sorted, coalesced {start, end} ranges: consecutive hours make one range. -#}
+{% macro _event_log_hour_ranges(hours) -%}
+    {%- if hours is string -%}
+        {{ exceptions.raise_compiler_error("event_log_hours must be a list of ISO-8601 hours, got the string " ~ hours) }}
+    {%- endif -%}
+    {%- set starts = [] -%}
+    {%- for value in hours -%}
+        {%- set hour = _event_log_utc_timestamp(value, 'event_log_hours') -%}
+        {%- if hour.minute or hour.second or hour.microsecond -%}
+            {{ exceptions.raise_compiler_error("event_log_hours must hold whole hours, got " ~ value) }}
+        {%- endif -%}
+        {%- if hour not in starts -%}
+            {%- do starts.append(hour) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set one_hour = modules.datetime.timedelta(hours=1) -%}
+    {%- set ranges = [] -%}
+    {%- for hour in starts | sort -%}
+        {%- if ranges and ranges[-1]['end_hour'] == hour -%}
+            {%- do ranges[-1].update({'end_hour': hour + one_hour}) -%}
+        {%- else -%}
+            {%- do ranges.append({'start_hour': hour, 'end_hour': hour + one_hour}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set window = [] -%}
+    {%- for r in ranges -%}
+        {%- do window.append({
+            'start': r['start_hour'].strftime('%Y-%m-%d %H:%M:%S.%f'),
+            'end': r['end_hour'].strftime('%Y-%m-%d %H:%M:%S.%f'),
+        }) -%}
+    {%- endfor -%}
+    {{ return(window) }}
 {%- endmacro %}
 
 
@@ -55,13 +99,18 @@
 {%- endmacro %}
 
 
-{#- SQL predicate: `column` (a TIMESTAMP_NTZ in UTC) falls in the run's window; `true` without one. -#}
+{#-
+    SQL predicate: `column` (a TIMESTAMP_NTZ in UTC) falls in the build's window; `true` without one,
+    `false` for an empty list of hours.
+-#}
 {% macro event_log_window_predicate(column) -%}
     {%- set window = event_log_window() -%}
     {%- if window is none -%}
         true
+    {%- elif not window -%}
+        false
     {%- else -%}
-        ({{ column }} >= '{{ window.start }}'::timestamp_ntz and {{ column }} < '{{ window.end }}'::timestamp_ntz)
+        ({% for r in window %}{{ ' or ' if not loop.first }}({{ column }} >= '{{ r.start }}'::timestamp_ntz and {{ column }} < '{{ r.end }}'::timestamp_ntz){% endfor %})
     {%- endif -%}
 {%- endmacro %}
 

@@ -32,6 +32,11 @@ PART_FILE_PATTERN = re.compile(r"part-[^/]*\.jsonl(\.gz)?")
 SUCCESS_MARKER = "_SUCCESS"
 # Snowflake's COPY takes at most 1,000 names in one FILES list.
 MAX_FILES_PER_COPY = 1000
+# The Airflow pool of every task that runs dbt (event_log_ingest's build, a model task re-running its
+# model), with 1 slot: one dbt build at a time across runs and workers, because runs share each model's
+# transient __dbt_tmp table. Every deployment must create it (README, airflow_settings.yaml).
+DBT_POOL = "event_log_dbt"
+DBT_POOL_DESCRIPTION = "One dbt build of the event-log models at a time (event_log_ingest)"
 
 
 def _seconds(name: str, default: float) -> float:

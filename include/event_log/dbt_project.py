@@ -2,17 +2,27 @@
 
 The DAG renders the project from `dbt/target/manifest.json` (produced by `make dbt-manifest` and by
 the image build, never at parse time), so parsing runs no dbt subprocess and makes no network call.
+
+The task group holds one task per model (include/event_log/dbt_tasks.py ModelBuilt, made by Cosmos from
+the manifest through a node converter) and one `build` task (ChangedHoursBuild) that runs a single
+`dbt build` of every model and its tests over the hours changed since the last successful build. Both
+are Cosmos' watcher operators underneath: the build streams each node's result to XCom as dbt finishes
+it, and each model task reports its node.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import SnowflakeUserPasswordProfileMapping
 
-from include.event_log.config import DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID
+from include.event_log.config import DBT_POOL, DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID
+from include.event_log.dbt_tasks import ChangedHoursBuild, model_task
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
+BUILD_TASK_ID = "build"
 
 
 class SnowflakeConnectionProfileMapping(SnowflakeUserPasswordProfileMapping):
@@ -36,39 +46,42 @@ PROFILE_CONFIG = ProfileConfig(
     target_name="airflow",
     profile_mapping=SnowflakeConnectionProfileMapping(conn_id=SNOWFLAKE_CONN_ID, profile_args={"schema": "ANALYTICS"}),
 )
-# One `dbt build` per hour (the watcher's producer task) instead of one dbt invocation per model and per
-# test: each invocation pays dbt's import and a full re-parse (the vars change every run), about 5-8 s,
-# which made the models take minutes per hour. Each model and each model's tests still get their own task
-# (deferrable consumer sensors reporting the producer's per-node results), so a failing model or test
-# fails its own task; on that task's retry Cosmos re-runs just that node.
 EXECUTION_CONFIG = ExecutionConfig(
-    execution_mode=ExecutionMode.WATCHER,
+    # The model tasks are rendered by the node converter below and the build task is added by
+    # `add_build_task`; LOCAL only tells Cosmos how a model task runs dbt when it re-runs its model.
+    execution_mode=ExecutionMode.LOCAL,
     # dbt runs in the worker's Python (dbt-core's programmatic runner): no subprocess start.
     invocation_mode=InvocationMode.DBT_RUNNER,
-    setup_operator_args={
-        # Two runs must not build at once: they share each model's transient __dbt_tmp table.
-        "max_active_tis_per_dag": 1,
-        # A producer retry only skips (Cosmos never runs a second `dbt build` in one run); the consumers'
-        # retries re-run the nodes that failed.
-        "retries": 0,
-    },
 )
 RENDER_CONFIG = RenderConfig(
     load_method=LoadMode.DBT_MANIFEST,
-    test_behavior=TestBehavior.AFTER_EACH,
-    # Tests spanning several models (relationships, cross-layer counts) run in the hour's `dbt build` after all
-    # their parents, and each parent's test task reports them with its own tests. Detached into tasks of their
-    # own, Cosmos 1.15.1's watcher looks their result up under a key the build never writes: the task logged
-    # "skipped by the dbt command" whatever the test's result.
-    should_detach_multiple_parents_tests=False,
+    # Each model's tests run in the build right after it, and its task reports them with the model.
+    test_behavior=TestBehavior.NONE,
+    node_converters={DbtResourceType.MODEL: model_task},
     emit_datasets=False,
 )
-# The run's data interval reaches the incremental models as dbt vars (see dbt/dbt_project.yml).
 DBT_OPERATOR_ARGS = {
-    "vars": {
-        "data_interval_start": "{{ data_interval_start }}",
-        "data_interval_end": "{{ data_interval_end }}",
-    },
-    # How often a deferred model or test task looks for its result (Cosmos' default is 10 s).
+    # How often a model task looks for its result while it waits in the triggerer (Cosmos' default is 10 s).
     "poke_interval": 3,
+    # A model task re-running its model takes the one dbt slot, like a build.
+    "pool": DBT_POOL,
 }
+
+
+def add_build_task(group: Any, **kwargs: Any) -> ChangedHoursBuild:
+    """The group's `build` task: one `dbt build` of every model and its tests over the changed hours."""
+    return ChangedHoursBuild(
+        task_id=BUILD_TASK_ID,
+        task_group=group,
+        project_dir=str(DBT_PROJECT_DIR),
+        profile_config=PROFILE_CONFIG,
+        manifest_filepath=str(MANIFEST_PATH),
+        install_deps=False,
+        invocation_mode=InvocationMode.DBT_RUNNER,
+        emit_datasets=False,
+        tests_per_model=group.dbt_graph.tests_per_model,
+        snowflake_conn_id=SNOWFLAKE_CONN_ID,
+        # One build at a time across runs and workers: runs share each model's transient __dbt_tmp table.
+        pool=DBT_POOL,
+        **kwargs,
+    )

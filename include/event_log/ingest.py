@@ -15,12 +15,14 @@ import pendulum
 
 from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig, is_committed_part_file
 from include.event_log.declarations import event_log_objects
+from include.event_log.modeling import change_params
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import transaction
 
 log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
+INGEST_DAG_ID = "event_log_ingest"
 
 
 class HourLoadError(RuntimeError):
@@ -125,11 +127,15 @@ def rejected_lines(s3_hook: Any, bucket: str, key: str, file_name: str) -> list[
     return rejected
 
 
-def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, config: IngestConfig) -> HourLoadReport:
+def copy_hour(
+    conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, config: IngestConfig,
+    dag_id: str = INGEST_DAG_ID,
+) -> HourLoadReport:  # fmt: skip
     """Replace the hour's rows with exactly the listed files, in one transaction.
 
-    The DELETE and every COPY batch commit together; any failure rolls all of them back, so the
-    hour is either loaded from this listing or left as it was. Lines that are not JSON do not stop
+    The DELETE, every COPY batch and the row recording the change for the models (hour-changes table)
+    commit together; any failure rolls all of them back, so the hour is either loaded from this
+    listing, with the models due to follow it, or left as it was. Lines that are not JSON do not stop
     the COPY (ON_ERROR = CONTINUE): they are counted and kept in the rejects table, and the hour is
     committed when they are at most `max_reject_ratio` of its lines; above it the load rolls back,
     the rejects are still kept, and the task fails naming the files and lines.
@@ -142,6 +148,7 @@ def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, 
     copy_sql = render_sql("ingest/copy_hour_files.sql", hour_path=listing["hour_path"], **context)
     delete_rejects_sql = render_sql("ingest/delete_hour_rejects.sql", **context)
     insert_reject_sql = render_sql("ingest/insert_reject.sql", **context)
+    insert_change_sql = render_sql("ingest/insert_hour_change.sql", **context)
     hour_prefix = config.hour_prefix(pendulum.parse(hour_start))
     # Times are written in UTC from here: CURRENT_TIMESTAMP() would follow the session's TIMEZONE.
     loaded_at = pendulum.now("UTC").naive().isoformat(sep=" ")
@@ -189,6 +196,14 @@ def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, 
                     "Rejected: " + "; ".join(f"{r.file_name} line {r.line_number}: {r.error}" for r in rejects[:10])
                 )
             store_rejects(cursor, rejects)
+            cursor.execute(
+                insert_change_sql,
+                change_params(
+                    replication_hour=replication_hour, changed_at=loaded_at, dag_id=dag_id, run_id=run_id,
+                    rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results), rows_replaced=rows_replaced,
+                    files_loaded=len(results),
+                ),
+            )  # fmt: skip
     except HourLoadError:
         if rejects:
             # The load rolled back; the rejected lines are still kept, for whoever fixes the data.
@@ -214,3 +229,15 @@ def copy_hour(conn_id: str, s3_hook: Any, listing: dict[str, Any], run_id: str, 
     for reject in rejects[:20]:
         log.warning("Rejected %s line %d: %s", reject.file_name, reject.line_number, reject.error)
     return report
+
+
+def load_partition(s3_hook: Any, conn_id: str, hour_start: str, dag_run: Any, config: IngestConfig) -> dict[str, Any]:
+    """The `load_partition` task: list the hour's committed part files, load exactly those (one transaction),
+    then register the hour's files in the external table. A retry does it all again: the load replaces the
+    hour whole and the refresh is idempotent."""
+    from include.event_log.snowflake_objects import refresh_external_table
+
+    listing = list_committed_part_files(s3_hook, hour_start, config)
+    report = copy_hour(conn_id, s3_hook, listing, dag_run.run_id, config, dag_id=dag_run.dag_id)
+    statuses = refresh_external_table(conn_id, sub_path=listing["hour_path"])
+    return {"listing": listing, "report": asdict(report), "external_table": statuses}

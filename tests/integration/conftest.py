@@ -50,18 +50,17 @@ def load_dag(dag_id: str):
 
 
 def _run_dbt_producer_first(dag) -> None:
-    """dag.test() runs one task at a time: a Cosmos watcher consumer (a deferrable sensor waiting for the
-    producer's `dbt build` to report its node) picked before the producer would wait inline for ever. Here
-    the producer runs first, so each consumer finds its node's result on its first poke. The scheduler
-    runs them side by side (the live stack, `make run`, the benchmark)."""
-    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
+    """dag.test() runs one task at a time: a model task (waiting in a trigger for the build task to report its
+    model) picked before the build would wait inline for ever. Here the build runs first, so each model task
+    finds its result at once. The scheduler runs them side by side (the live stack, `make run`, the benchmark)."""
+    from include.event_log.dbt_project import BUILD_TASK_ID
 
-    for producer in [t for t in dag.tasks if t.task_id.split(".")[-1] == PRODUCER_WATCHER_TASK_ID]:
-        prefix = producer.task_group.group_id + "."
+    for build in [t for t in dag.tasks if t.task_id.split(".")[-1] == BUILD_TASK_ID]:
+        prefix = build.task_group.group_id + "."
         members = {t.task_id for t in dag.tasks if t.task_id.startswith(prefix)}
         for task in dag.tasks:
-            if task.task_id in members and task is not producer and not task.upstream_task_ids & members:
-                producer >> task
+            if task.task_id in members and task is not build and not task.upstream_task_ids & members:
+                build >> task
 
 
 class LocalStack:

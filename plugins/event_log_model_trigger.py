@@ -1,0 +1,142 @@
+"""The trigger of event_log_ingest's model tasks (include/event_log/dbt_tasks.py ModelBuilt).
+
+A model task starts here, in the triggerer, and waits until its run's build task has reported the
+model and its tests, or has said that a successful build (of this run or another) covered the run's
+changes. Success ends the task here: no worker slot, no process start. A failure, or a retry that must
+run the model again, resumes the task in a worker (`execute_complete`), where it fails with the message
+or builds the model alone; a task with retries left is then retried.
+
+The plugins folder is on sys.path in every Airflow component, so the triggerer imports this module by
+its file name (`event_log_model_trigger.ModelBuiltTrigger`). Heavy imports stay inside the methods.
+
+The build task's XComs are read only while its current try runs or once it has ended: Airflow clears a
+task's XComs when a new try starts, so before that they may be a previous try's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
+
+# Must equal include.event_log.dbt_tasks.BUILD_XCOM_KEY (not imported: the triggerer imports this module early).
+BUILD_XCOM_KEY = "event_log_build"
+CURRENT_TRY_STATES = {"running", "success", "failed"}
+ENDED_STATES = {"success", "failed"}
+
+
+class ModelBuiltTrigger(BaseTrigger):
+    def __init__(
+        self,
+        model_unique_id: str,
+        producer_task_id: str,
+        has_tests: bool,
+        poke_interval: float = 3.0,
+        dag_id: str | None = None,
+        run_id: str | None = None,
+        map_index: int = -1,
+        try_number: int | None = None,
+    ):
+        super().__init__()
+        self.model_unique_id = model_unique_id
+        self.producer_task_id = producer_task_id
+        self.has_tests = has_tests
+        self.poke_interval = poke_interval
+        self.dag_id, self.run_id, self.map_index, self.try_number = dag_id, run_id, map_index, try_number
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "event_log_model_trigger.ModelBuiltTrigger",
+            {
+                "model_unique_id": self.model_unique_id,
+                "producer_task_id": self.producer_task_id,
+                "has_tests": self.has_tests,
+                "poke_interval": self.poke_interval,
+                "dag_id": self.dag_id,
+                "run_id": self.run_id,
+                "map_index": self.map_index,
+                "try_number": self.try_number,
+            },
+        )
+
+    @property
+    def started_in_triggerer(self) -> bool:
+        """Started by the scheduler in the triggerer (start_from_trigger), not deferred by a worker."""
+        return self.run_id is None
+
+    def _where(self) -> tuple[str, str, int, int]:
+        if self.started_in_triggerer:
+            ti = self.task_instance
+            return ti.dag_id, ti.run_id, ti.map_index if ti.map_index is not None else -1, ti.try_number
+        return self.dag_id, self.run_id, self.map_index, self.try_number or 1
+
+    async def _xcom(self, dag_id: str, run_id: str, key: str) -> Any:
+        from airflow.sdk.execution_time.xcom import XCom
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(XCom.get_one)(
+            run_id=run_id, key=key, task_id=self.producer_task_id, dag_id=dag_id, map_index=-1
+        )
+
+    async def _producer_state(self, dag_id: str, run_id: str) -> str | None:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from asgiref.sync import sync_to_async
+
+        states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
+            dag_id=dag_id, task_ids=[self.producer_task_id], run_ids=[run_id]
+        )
+        state = states.get(run_id, {}).get(self.producer_task_id)
+        return str(state.value if hasattr(state, "value") else state) if state is not None else None
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+        from cosmos.operators._watcher.state import (
+            get_status_xcom_key,
+            is_dbt_node_status_success,
+            is_dbt_node_status_terminal,
+        )
+
+        dag_id, run_id, _, try_number = self._where()
+        model = self.model_unique_id
+        while True:
+            state = await self._producer_state(dag_id, run_id)
+            if state in CURRENT_TRY_STATES:
+                build = await self._xcom(dag_id, run_id, BUILD_XCOM_KEY) or {}
+                if build.get("covered"):
+                    builds = ", ".join(build.get("covered_by") or []) or "none needed"
+                    yield self._success(f"{model}: this run's changes were modeled by build(s) {builds}")
+                    return
+                node = await self._xcom(dag_id, run_id, get_status_xcom_key(model)) or {}
+                status = node.get("status") if isinstance(node, dict) else node
+                tests = await self._xcom(dag_id, run_id, get_tests_status_xcom_key(model)) if self.has_tests else "pass"
+                where = f"in build {build.get('build_id', '?')} (run {build.get('run_id', run_id)})"
+                if is_dbt_node_status_success(status) and is_dbt_node_status_success(tests):
+                    checked = " and its tests" if self.has_tests else ""
+                    yield self._success(f"{model}{checked} succeeded {where}")
+                    return
+                problem = None
+                if is_dbt_node_status_terminal(status) and not is_dbt_node_status_success(status):
+                    problem = f"{model} ended {status} {where}"
+                elif tests is not None and not is_dbt_node_status_success(tests):
+                    problem = f"the tests of {model} failed ({tests}) {where}"
+                elif state in ENDED_STATES:
+                    problem = f"the build task ended {state} without a result for {model} {where}"
+                if problem:
+                    yield self._not_built(problem, try_number, build.get("hours"))
+                    return
+            await asyncio.sleep(self.poke_interval)
+
+    def _success(self, message: str) -> TriggerEvent:
+        self.log.info("%s", message)
+        if self.started_in_triggerer:
+            return TaskSuccessEvent()
+        return TriggerEvent({"outcome": "success", "message": message})
+
+    def _not_built(self, problem: str, try_number: int, hours: list[str] | None) -> TriggerEvent:
+        """A first try fails with the problem; a later one (a retry, a clear) builds the model alone."""
+        self.log.warning("%s", problem)
+        if try_number > 1:
+            return TriggerEvent({"outcome": "rerun", "message": problem + ".", "hours": hours})
+        return TriggerEvent({"outcome": "failed", "message": problem + ". Review the build task's log."})

@@ -1,0 +1,252 @@
+"""Every path that changes raw rows ends with the models equal to the raw table, on the live local stack
+(scheduler, triggerer, executor): a backfill, a late file re-loaded by the README's re-run command, the
+audit DAG's printed re-load command, a manual run over a wide interval, and a build that fails and retries.
+
+The oracle is independent of the models and of the load: devstack/expected_marts.py computes every model
+from the files in S3 of every hour the raw table holds (runs, steps, materializations, checks, credits per
+organization and day). Each test lands its own hours (a day of its own), so the tests do not depend on
+each other's order; they share one stack to save its start.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from devstack.expected_marts import compute_marts, lines_from_landed_files
+from devstack.isolated import wait_until
+from devstack.simulator import SimulationOptions, recommit_late, simulate
+from devstack.stack import BUCKET, PREFIX
+from tests.dbt.test_models import MODEL_KEYS, differences, read_model, typed_expected
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
+
+DAG_ID = "event_log_ingest"
+NOW_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+# Each test's hours are on a day of their own, days before now (audited by a run of the audit DAG).
+FIRST_DAY = NOW_HOUR.replace(hour=0) - timedelta(days=6)
+BUILDS = "EVENT_LOG.RAW.EVENT_LOG_MODEL_BUILDS"
+CHANGES = "EVENT_LOG.RAW.EVENT_LOG_HOUR_CHANGES"
+
+
+def day(n: int) -> datetime:
+    return FIRST_DAY + timedelta(days=n)
+
+
+class Stack:
+    def __init__(self, live):
+        self.live, self.api, self.s3 = live, live.api(), live.s3()
+
+    def land(self, first_hour: datetime, hours: int, **options) -> SimulationOptions:
+        settings = SimulationOptions(
+            bucket=BUCKET, prefix=PREFIX, end_hour=first_hour + timedelta(hours=hours), hours=hours,
+            events_per_hour=400, files_per_hour=2, seed=int(first_hour.timestamp()) % 10_000, **options,
+        )  # fmt: skip
+        simulate(self.s3, settings)
+        return settings
+
+    def cli(self, args: list[str]) -> str:
+        """An Airflow CLI command against the stack; retried while the embedded stack's SQLite is locked."""
+        for attempt in range(1, 11):
+            result = self.live.airflow_cli(args, timeout=240)
+            if result.returncode == 0:
+                return result.stdout
+            if "database is locked" not in result.stdout + result.stderr or attempt == 10:
+                output = f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+                raise AssertionError(f"airflow {' '.join(args)} failed:\n{output}")
+            time.sleep(2 * attempt)
+        raise AssertionError("unreachable")
+
+    def runs(self, first_hour: datetime, last_hour: datetime) -> dict[datetime, object]:
+        runs = self.api.dag_runs(DAG_ID, logical_date_gte=first_hour, logical_date_lte=last_hour)
+        return {run.logical_date.astimezone(UTC): run for run in runs}
+
+    def wait_for_runs(self, first_hour: datetime, last_hour: datetime, after: datetime | None = None, timeout=900):
+        """Every run of the hours finished (and, with `after`, ended after that time); all must succeed."""
+        expected = int((last_hour - first_hour) / timedelta(hours=1)) + 1
+
+        def done():
+            runs = self.runs(first_hour, last_hour)
+            finished = [
+                run for run in runs.values()
+                if str(run.state.value) in ("success", "failed")
+                and (after is None or (run.end_date is not None and run.end_date > after))
+            ]  # fmt: skip
+            return runs if len(runs) == expected and len(finished) == expected else None
+
+        runs = wait_until(done, timeout, interval=3, what=f"the runs of {first_hour:%Y-%m-%d %H:00}..{last_hour:%H:00}")
+        states = {hour: str(run.state.value) for hour, run in runs.items()}
+        assert set(states.values()) == {"success"}, states
+        return runs
+
+    def models_equal_raw(self) -> None:
+        """Every model equals the oracle computed from S3 for every hour the raw table holds."""
+        loaded_at = dict(self.live.query(
+            "SELECT REPLICATION_HOUR, MAX(LOADED_AT) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1"
+        ))  # fmt: skip
+        hours = sorted(hour.replace(tzinfo=UTC) for hour in loaded_at)
+        expected = compute_marts(lines_from_landed_files(self.s3, BUCKET, PREFIX, hours, loaded_at))
+        with self.live.snowflake() as connection:
+            for model in MODEL_KEYS:
+                actual = read_model(connection, model)
+                wanted = typed_expected(model, expected[model])
+                assert actual == wanted, f"{model}:\n{differences(model, actual, wanted)[:4000]}"
+        assert self.pending_changes() == [], "every change of the raw table was modeled"
+
+    def pending_changes(self) -> list[tuple]:
+        return self.live.query(f"SELECT LOAD_ID, REPLICATION_HOUR, RUN_ID FROM {CHANGES} WHERE BUILD_ID IS NULL")
+
+    def builds_since(self, moment: datetime) -> list[tuple]:
+        return self.live.query(
+            f"SELECT BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS FROM {BUILDS} WHERE STARTED_AT >= %(t)s "
+            "ORDER BY STARTED_AT",
+            {"t": moment.astimezone(UTC).replace(tzinfo=None)},
+        )
+
+    def task_try(self, run_id: str, task_id: str):
+        return next(ti for ti in self.api.task_instances.get_task_instances(DAG_ID, run_id, limit=100).task_instances
+                    if ti.task_id == task_id)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(live_stack_factory):
+    live = live_stack_factory(
+        NOW_HOUR + timedelta(hours=1),  # the DAG's start date: no scheduled run, every run comes from a command
+        {
+            # The hours are days old: their deadlines (logical date + 1 h + grace) must not fire here.
+            "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),
+            "EVENT_LOG_AUDIT_DAYS": "10",
+            "EVENT_LOG_AUDIT_GRACE_SECONDS": "0",
+        },
+    )
+    stack = Stack(live)
+    stack.s3.create_bucket(Bucket=BUCKET)
+    for dag_id in ("snowflake_objects", DAG_ID, "event_log_audit"):
+        stack.api.wait_for_dag(dag_id)
+    objects = stack.api.trigger("snowflake_objects")
+    stack.api.unpause("snowflake_objects")
+    (run,) = stack.api.wait_for_runs("snowflake_objects", {objects}, timeout=300)
+    assert str(run.state.value) == "success"
+    stack.api.unpause(DAG_ID)
+    return stack
+
+
+def backfill_command(first: datetime, last: datetime, max_active_runs: int = 8) -> list[str]:
+    return ["backfill", "create", "--dag-id", DAG_ID, "--from-date", first.isoformat(), "--to-date", last.isoformat(),
+            "--max-active-runs", str(max_active_runs)]  # fmt: skip
+
+
+def test_a_backfill_models_its_range_in_fewer_builds_than_hours(stack):
+    first, hours = day(0), 8
+    last = first + timedelta(hours=hours - 1)
+    stack.land(
+        first, hours, gzip=True, empty_hours=(first + timedelta(hours=3),),
+        malformed_hours=(first + timedelta(hours=5),), duplicate_hours=(first + timedelta(hours=1),),
+    )  # fmt: skip
+    started = datetime.now(UTC)
+    stack.cli(backfill_command(first, last))
+    stack.wait_for_runs(first, last)
+    stack.models_equal_raw()
+    builds = [b for b in stack.builds_since(started) if b[3] == "success"]
+    assert 1 <= len(builds) < hours, f"{len(builds)} builds for a {hours}-hour backfill: {builds}"
+    assert sum(b[4] for b in builds) >= hours, "the builds covered every hour"
+
+
+def test_a_late_file_reaches_the_models_through_the_readme_rerun_command(stack):
+    first = day(1)
+    options = stack.land(first, 3)
+    stack.cli(backfill_command(first, first + timedelta(hours=2)))
+    stack.wait_for_runs(first, first + timedelta(hours=2))
+    stack.models_equal_raw()
+
+    late_hour = first + timedelta(hours=1)
+    late = recommit_late(stack.s3, options, late_hour, 60)
+    assert late.part_files, "the late commit added a part file"
+    cleared_at = datetime.now(UTC)
+    # The README's command, as written there.
+    stamp = late_hour.isoformat()
+    stack.cli(shlex.split(f"tasks clear {DAG_ID} -s {stamp} -e {stamp} -y"))
+    (run,) = stack.wait_for_runs(late_hour, late_hour, after=cleared_at).values()
+    stack.models_equal_raw()
+    late_ids = {event_id for part in late.part_files for event_id in part.event_log_ids}
+    ((staged,),) = stack.live.query(
+        "SELECT COUNT(*) FROM EVENT_LOG.ANALYTICS.STG_EVENT_LOG WHERE EVENT_LOG_ID IN (%(ids)s)",
+        {"ids": tuple(late_ids)},
+    )
+    assert staged == len(late_ids), "every late event is staged"
+    assert stack.task_try(run.dag_run_id, "dbt_models.build").try_number >= 2, "the cleared run's build ran again"
+    runs_built = {b[1] for b in stack.builds_since(cleared_at) if b[3] == "success"}
+    assert run.dag_run_id in runs_built, "the cleared run built its changed hour itself"
+
+
+def test_the_audit_command_reloads_a_late_hour_and_the_models_follow(stack):
+    first = day(2)
+    options = stack.land(first, 2)
+    stack.cli(backfill_command(first, first + timedelta(hours=1)))
+    stack.wait_for_runs(first, first + timedelta(hours=1))
+    late_hour = first + timedelta(hours=1)
+    time.sleep(1.1)  # S3's LastModified has one-second resolution: the re-commit must come after the load
+    recommit_late(stack.s3, options, late_hour, 45)
+
+    audit = stack.api.trigger("event_log_audit", logical_date=NOW_HOUR)
+    stack.api.unpause("event_log_audit")
+    (audit_run,) = stack.api.wait_for_runs("event_log_audit", {audit}, timeout=300)
+    assert str(audit_run.state.value) == "failed", "the audit found the late hour"
+    from airflow_client.client.api.x_com_api import XComApi
+
+    report = (
+        XComApi(stack.api.client)
+        .get_xcom_entry("event_log_audit", "audit_hours", audit, "return_value", deserialize=True)
+        .value
+    )
+    assert report["findings"]["changed_since_loaded"] == [late_hour.isoformat()]
+    (command,) = report["reload_commands"]
+    assert command.startswith("airflow backfill create ")
+    reloaded_at = datetime.now(UTC)
+    stack.cli(shlex.split(command)[1:])
+    stack.wait_for_runs(late_hour, late_hour, after=reloaded_at)
+    stack.models_equal_raw()
+
+
+def test_a_manual_run_over_a_wide_interval_models_every_hour_it_loads(stack):
+    first = day(3)
+    options = stack.land(first, 3)
+    recommit_late(stack.s3, options, first + timedelta(hours=2), 30)
+    end = first + timedelta(hours=3)
+    run_id = stack.api.trigger(DAG_ID, logical_date=first, data_interval_start=first, data_interval_end=end)
+    (run,) = stack.api.wait_for_runs(DAG_ID, {run_id}, timeout=900)
+    assert str(run.state.value) == "success"
+    ((hours_loaded,),) = stack.live.query(
+        f"SELECT COUNT(DISTINCT REPLICATION_HOUR) FROM {CHANGES} WHERE RUN_ID = %(run)s", {"run": run_id}
+    )
+    assert hours_loaded == 3
+    stack.models_equal_raw()
+
+
+def test_a_build_that_loses_the_warehouse_retries_and_models_the_hours(stack):
+    first = day(4)
+    stack.land(first, 2, gzip=True)
+    stack.cli(backfill_command(first, first + timedelta(hours=1), max_active_runs=1))
+    run = wait_until(lambda: stack.runs(first, first).get(first), 120, what="the first run")
+
+    def build_running():
+        try:
+            return str(stack.task_try(run.dag_run_id, "dbt_models.build").state.value) == "running"
+        except StopIteration:
+            return False
+
+    wait_until(build_running, 600, interval=1, what="the build of the first hour to run")
+    time.sleep(2)  # dbt has connected and is building
+    stack.live.refresh_state()
+    os.killpg(stack.live.state["pids"]["snowflake"], signal.SIGKILL)  # the supervisor restarts the warehouse
+    stack.wait_for_runs(first, first + timedelta(hours=1))
+    tries = stack.api.task_instances.get_task_instance_tries(DAG_ID, run.dag_run_id, "dbt_models.build")
+    states = {t.try_number: str(t.state.value) for t in tries.task_instances}
+    assert len(states) >= 2 and states[max(states)] == "success", states
+    assert states[1] in ("failed", "up_for_retry"), f"the first build lost the warehouse: {states}"
+    stack.models_equal_raw()
