@@ -112,7 +112,9 @@ _SET = re.compile(r"SET\s+'(?P<key>[^']+)'\s*=\s*'(?P<value>[^']*)'", re.IGNOREC
 
 def lander_statements(parameters: Mapping[str, str], sql: str | None = None) -> list[str]:
     """The statements of lander.sql (comments dropped), parameters filled in."""
-    return [render(statement, parameters) for statement in split_statements(SQL_FILE.read_text() if sql is None else sql)]
+    return [
+        render(statement, parameters) for statement in split_statements(SQL_FILE.read_text() if sql is None else sql)
+    ]
 
 
 def run(statements: list[str], extra_configuration: Mapping[str, str] | None = None, wait: bool = False):
@@ -137,12 +139,14 @@ def run(statements: list[str], extra_configuration: Mapping[str, str] | None = N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--print", action="store_true", help="print the rendered SQL and exit (for the SQL client)")
+    parser.add_argument("--detach", action="store_true", help="return once the job is submitted")
     args = parser.parse_args(argv)
     statements = lander_statements(lander_parameters())
     if args.print:
         sys.stdout.write(";\n\n".join(statements) + ";\n")
         return 0
-    run(statements)
+    # In application mode (the operator's PythonDriver) the driver lives as long as the job.
+    run(statements, wait=not args.detach)
     return 0
 
 
