@@ -1,9 +1,16 @@
 """A seeded stand-in for the Flink job that lands the Dagster+ event log in S3.
 
-It writes exactly the shape of ../shared/event-log-spec.md: hourly folders `<prefix>/YYYY/MM/DD/HH/`
-holding finished part files `part-<uuid>-<subtask>-<n>.jsonl[.gz]` (one JSON record per line),
-objects a loader must never read (`part-...inprogress.<uuid>` and multipart `_<object>_tmp_<uuid>`),
-and `_SUCCESS` once the hour is committed. Everything is derived from `random.Random` seeded by the
+It writes exactly the shape of ../shared/event-log-spec.md, in either layout of its section 2 (the
+folder comes from include/event_log/hour_layout.py):
+
+- `plain` (the default): hourly folders `<prefix>/YYYY/MM/DD/HH/` holding finished part files
+  `part-<uuid>-<subtask>-<n>.jsonl[.gz]` (one JSON record per line), objects a loader must never read
+  (`part-...inprogress.<uuid>` and multipart `_<object>_tmp_<uuid>`), and `_SUCCESS` once the hour is
+  committed; an empty hour is committed with `_SUCCESS` alone;
+- `hive`: what Flink's SQL filesystem sink writes, `<prefix>/dt=YYYY-MM-DD/hr=HH/` holding part files
+  `part-<uuid>-<subtask>-<n>` without an extension (`.gz` when compressed), hidden in-progress files
+  `.part-...inprogress.<uuid>`, multipart temp objects, and `_SUCCESS`; an empty hour gets no folder.
+ Everything is derived from `random.Random` seeded by the
 options, so the same options give byte-identical objects.
 
 The records are whole Dagster runs (planned assets, `PIPELINE_START`, per step worker/resource/step
@@ -44,6 +51,9 @@ from json.encoder import encode_basestring_ascii as _escape
 from operator import itemgetter
 from typing import Any
 
+from include.event_log.hour_layout import HourLayout, Layout, ObjectKind
+from include.event_log.hour_layout import classify_object as classify_in_hour
+
 EVENT_TYPES = (
     "PIPELINE_START",
     "PIPELINE_SUCCESS",
@@ -82,11 +92,8 @@ RECORD_FIELDS = (
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Object names inside an hour folder (match with fullmatch on the last path segment).
-FINISHED_PART_RE = re.compile(rf"part-{_UUID}-\d+-\d+\.jsonl(?:\.gz)?")
-IN_PROGRESS_RE = re.compile(rf"part-{_UUID}-\d+-\d+\.inprogress\.{_UUID}")
 MULTIPART_TMP_RE = re.compile(rf"_.+_tmp_{_UUID}")
 SUCCESS_NAME = "_SUCCESS"
-HOUR_PATH_RE = re.compile(r"(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/(?P<hour>\d{2})/")
 
 HOUR = timedelta(hours=1)
 _HOUR_US = 3_600_000_000
@@ -113,24 +120,29 @@ def parse_hour(value: str | datetime) -> datetime:
     return value
 
 
-def hour_prefix(prefix: str, hour: datetime) -> str:
-    """The hour's folder as an S3 key prefix: `<prefix>/YYYY/MM/DD/HH/`."""
-    path = parse_hour(hour).strftime("%Y/%m/%d/%H/")
-    prefix = prefix.strip("/")
-    return f"{prefix}/{path}" if prefix else path
+def hour_prefix(prefix: str, hour: datetime, layout: str = Layout.PLAIN) -> str:
+    """The hour's folder as an S3 key prefix: `<prefix>/YYYY/MM/DD/HH/` or `<prefix>/dt=YYYY-MM-DD/hr=HH/`."""
+    return HourLayout(Layout(layout), prefix).hour_prefix(parse_hour(hour))
 
 
 def classify_object(key: str) -> str:
-    """What an object in an hour folder is: `part`, `in_progress`, `multipart_tmp`, `success` or `other`."""
+    """What an object in an hour folder is: `part`, `in_progress`, `multipart_tmp`, `success` or `other`.
+
+    Whether it is loaded at all is include/event_log/hour_layout.py's decision (by the name inside the
+    hour folder); this only names the by-product kinds the simulator writes.
+    """
     name = key.rsplit("/", 1)[-1]
-    if FINISHED_PART_RE.fullmatch(name):
+    kind = classify_in_hour(name)
+    if kind is ObjectKind.LOADABLE:
         return "part"
-    if IN_PROGRESS_RE.fullmatch(name):
-        return "in_progress"
-    if MULTIPART_TMP_RE.fullmatch(name):
-        return "multipart_tmp"
+    if kind is ObjectKind.UNEXPECTED:
+        return "other"
     if name == SUCCESS_NAME:
         return "success"
+    if MULTIPART_TMP_RE.fullmatch(name):
+        return "multipart_tmp"
+    if ".inprogress" in name:
+        return "in_progress"
     return "other"
 
 
@@ -192,6 +204,9 @@ class SimulationOptions:
 
     bucket: str
     prefix: str = "event_log"
+    # `plain` (YYYY/MM/DD/HH/, .jsonl part files, empty hours committed with _SUCCESS alone) or `hive`
+    # (dt=YYYY-MM-DD/hr=HH/, part files without extension, empty hours without a folder).
+    layout: str = Layout.PLAIN
     seed: int = 42
     # The hours to land: the `hours` hours before `end_hour` (exclusive).
     end_hour: datetime | str = datetime(2025, 8, 1, 6, tzinfo=UTC)
@@ -225,9 +240,14 @@ class SimulationOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "end_hour", parse_hour(self.end_hour))
         object.__setattr__(self, "prefix", self.prefix.strip("/"))
+        object.__setattr__(self, "layout", Layout(self.layout).value)
         for name in _HOUR_LIST_OPTIONS:
             object.__setattr__(self, name, tuple(sorted({parse_hour(h) for h in getattr(self, name)})))
         self._validate()
+
+    @property
+    def hour_layout(self) -> HourLayout:
+        return HourLayout(Layout(self.layout), self.prefix)
 
     @property
     def hour_starts(self) -> list[datetime]:
@@ -1007,7 +1027,9 @@ class _Writer:
         self.client, self.options = client, options
         self.job_uuid = _uuid(random.Random(f"{options.seed}:flink-job"))
         self.counters = [0] * options.parallelism
-        self.suffix = ".jsonl.gz" if options.gzip else ".jsonl"
+        # The SQL filesystem sink names part files without an extension; the plain layout keeps `.jsonl`.
+        extension = ".jsonl" if options.layout == Layout.PLAIN else ""
+        self.suffix = extension + (".gz" if options.gzip else "")
 
     def put(self, key: str, body: bytes) -> None:
         self.client.put_object(Bucket=self.options.bucket, Key=key, Body=body)
@@ -1017,8 +1039,11 @@ class _Writer:
     ) -> tuple[HourManifest, list[tuple]]:
         """Write one hour's first commit; return its manifest and the records to copy into the next hour."""
         options = self.options
-        folder = hour_prefix(options.prefix, hour)
+        folder = hour_prefix(options.prefix, hour, options.layout)
         committed = hour not in options.uncommitted_hours
+        if hour in options.empty_hours and options.layout == Layout.HIVE:
+            # Flink's SQL sink creates a partition only when a record reaches it: no folder, no _SUCCESS.
+            return HourManifest(hour, folder, False, None, 0), []
         success_key = folder + SUCCESS_NAME if committed else None
         manifest = HourManifest(hour, folder, committed, success_key, int(committed))
         if hour in options.empty_hours:
@@ -1123,6 +1148,8 @@ class _Writer:
         subtask = names.randrange(p)
         in_progress = f"part-{self.job_uuid}-{subtask}-{self.counters[subtask]}.inprogress.{_uuid(names)}"
         temp = f"_{in_progress}_tmp_{_uuid(names)}"
+        if self.options.layout == Layout.HIVE:
+            in_progress = "." + in_progress  # the SQL sink hides its in-progress files
         complete = sample_lines[:-1] if len(sample_lines) > 1 else []
         cut = sample_lines[-1][: len(sample_lines[-1]) // 2] if sample_lines else "{"
         raw = ("".join(line + "\n" for line in complete) + cut).encode("utf-8")
@@ -1157,6 +1184,52 @@ def simulate(client, options: SimulationOptions) -> Manifest:
     return Manifest(options, hours)
 
 
+@dataclass(frozen=True)
+class StreamRecord:
+    """One record as the producer sends it to Flink, and when Flink receives it (its replication time)."""
+
+    replicated_at_us: int
+    event_log_id: int
+    line: str
+
+    @property
+    def replicated_at(self) -> datetime:
+        return datetime.fromtimestamp(self.replicated_at_us / _SECOND_US, tz=UTC)
+
+    @property
+    def hour(self) -> datetime:
+        return datetime.fromtimestamp(self.replicated_at_us // _HOUR_US * 3600, tz=UTC)
+
+
+def event_stream(options: SimulationOptions) -> list[StreamRecord]:
+    """The records of the hours of `options` as Flink receives them, in arrival order: what `simulate` lands
+    in the hours' first commits, without the dirt a writer adds (no copies, no malformed lines, no
+    truncation). Empty hours receive nothing. The same options give the same records as `simulate`."""
+    stream = _Stream(options, _build_catalogue(options))
+    stream.warm_up()
+    records: list[StreamRecord] = []
+    for index, hour in enumerate(options.hour_starts):
+        events = stream.hour(index)
+        if hour in options.empty_hours:
+            continue
+        events.sort(key=itemgetter(0))
+        events.sort(key=itemgetter(1))
+        records += [StreamRecord(e[1], event_log_id(e[0]), _render(e, 0)) for e in events]
+    return records
+
+
+def late_event_stream(
+    options: SimulationOptions, hour: datetime | str, events: int | None = None, *, pass_number: int = 1
+) -> list[StreamRecord]:
+    """The late records `recommit_late` lands in `hour`, as Flink receives them after the hour's commit."""
+    hour = parse_hour(hour)
+    count = options.late_events_per_hour if events is None else events
+    late = _late_events(options, hour, count, pass_number)
+    late.sort(key=itemgetter(0))
+    late.sort(key=itemgetter(1))
+    return [StreamRecord(e[1], event_log_id(e[0], pass_number), _render(e, pass_number)) for e in late]
+
+
 def _mark_duplicates(hours: list[HourManifest]) -> None:
     hours_of: dict[int, int] = Counter()
     for h in hours:
@@ -1183,7 +1256,7 @@ def recommit_late(
     late = _late_events(options, hour, count, pass_number)
     late.sort(key=itemgetter(0))
     late.sort(key=itemgetter(1))
-    folder = hour_prefix(options.prefix, hour)
+    folder = hour_prefix(options.prefix, hour, options.layout)
     writer = _Writer(client, options)
     # A restarted Flink job: a new part-file uuid, counters from 0.
     writer.job_uuid = _uuid(random.Random(f"{options.seed}:late-job:{_iso_hour(hour)}:{pass_number}"))
@@ -1227,20 +1300,21 @@ class LandedHour:
         return [line.record["event_log_id"] for line in self.lines]
 
 
-def list_hour_keys(client, bucket: str, prefix: str, hour: datetime | str) -> list[str]:
-    folder = hour_prefix(prefix, parse_hour(hour))
+def list_hour_keys(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN) -> list[str]:
+    folder = hour_prefix(prefix, parse_hour(hour), layout)
     keys = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
         keys.extend(obj["Key"] for obj in page.get("Contents", []) if "/" not in obj["Key"][len(folder) :])
     return sorted(keys)
 
 
-def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str) -> LandedHour:
+def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN) -> LandedHour:
     """Read an hour back as a loader should: finished part files only, gzip by suffix, lines counted."""
     hour = parse_hour(hour)
-    keys = list_hour_keys(client, bucket, prefix, hour)
-    kinds = {key: classify_object(key) for key in keys}
-    part_keys = [k for k in keys if kinds[k] == "part"]
+    keys = list_hour_keys(client, bucket, prefix, hour, layout)
+    folder = hour_prefix(prefix, hour, layout)
+    kinds = {key: classify_in_hour(key.removeprefix(folder)) for key in keys}
+    part_keys = [k for k in keys if kinds[k] is ObjectKind.LOADABLE]
     lines: list[LandedLine] = []
     malformed: list[MalformedLine] = []
     line_counts: dict[str, int] = {}
@@ -1265,19 +1339,21 @@ def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str) -> 
                 malformed.append(MalformedLine(key, number, "truncated" if last_cut else "not_json"))
     return LandedHour(
         hour=hour,
-        committed=any(kinds[k] == "success" for k in keys),
+        committed=folder + SUCCESS_NAME in kinds,
         part_keys=part_keys,
-        ignored_keys=[k for k in keys if kinds[k] in ("in_progress", "multipart_tmp")],
-        other_keys=[k for k in keys if kinds[k] == "other"],
+        ignored_keys=[k for k in keys if kinds[k] is ObjectKind.BYPRODUCT and k != folder + SUCCESS_NAME],
+        other_keys=[k for k in keys if kinds[k] is ObjectKind.UNEXPECTED],
         lines=lines,
         malformed_lines=malformed,
         line_counts=line_counts,
     )
 
 
-def read_landed_events(client, bucket: str, prefix: str, hour: datetime | str) -> list[dict[str, Any]]:
+def read_landed_events(
+    client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN
+) -> list[dict[str, Any]]:
     """The valid records of an hour's finished part files, in key then line order (copies included)."""
-    return read_landed_hour(client, bucket, prefix, hour).events
+    return read_landed_hour(client, bucket, prefix, hour, layout).events
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1291,6 +1367,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--bucket", required=True, help="created when missing")
     parser.add_argument("--prefix", default="event_log")
+    parser.add_argument(
+        "--layout",
+        choices=[layout.value for layout in Layout],
+        default=Layout.PLAIN.value,
+        help="plain: YYYY/MM/DD/HH/ (default); hive: dt=YYYY-MM-DD/hr=HH/ as Flink's SQL sink writes",
+    )
     parser.add_argument("--end-hour", required=True, help="first hour NOT landed, e.g. 2025-08-01T06:00Z")
     parser.add_argument("--hours", type=int, default=6)
     parser.add_argument("--seed", type=int, default=42)
@@ -1321,6 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
     options = SimulationOptions(
         bucket=args.bucket,
         prefix=args.prefix,
+        layout=args.layout,
         seed=args.seed,
         end_hour=args.end_hour,
         hours=args.hours,

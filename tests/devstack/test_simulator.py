@@ -21,6 +21,8 @@ import pytest
 from devstack.simulator import (
     EVENT_TYPES,
     SimulationOptions,
+    event_stream,
+    late_event_stream,
     read_landed_events,
     read_landed_hour,
     recommit_late,
@@ -595,6 +597,142 @@ def test_cli_creates_the_bucket_and_prints_the_manifest(s3_client, s3_endpoint_u
         assert [h["hour"] for h in manifest["hours"]] == ["2025-08-01T04:00:00Z", "2025-08-01T05:00:00Z"]
         assert manifest["options"]["gzip"] is True and manifest["hours"][1]["part_files"] == []
         assert manifest["records"] == len(read_landed_events(s3_client, bucket, "cli", H[4])) > 0
+    finally:
+        for key in objects(s3_client, bucket, "cli"):
+            s3_client.delete_object(Bucket=bucket, Key=key)
+        s3_client.delete_bucket(Bucket=bucket)
+
+
+# --- The Hive-style layout of Flink's SQL filesystem sink ------------------------------------------
+
+SPEC_HIVE_KEY = re.compile(r"(?P<prefix>.+)/dt=(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})/hr=(?P<h>\d{2})/(?P<name>[^/]+)")
+SPEC_SQL_PART = re.compile(rf"part-{UUID}-\d+-\d+(\.gz)?")  # no extension
+SPEC_HIDDEN_IN_PROGRESS = re.compile(rf"\.part-{UUID}-\d+-\d+\.inprogress\.{UUID}")
+
+
+def hive_hour(key: str) -> datetime:
+    m = SPEC_HIVE_KEY.fullmatch(key)
+    assert m, key
+    return datetime(int(m["y"]), int(m["m"]), int(m["d"]), int(m["h"]), tzinfo=UTC)
+
+
+def test_hive_layout_as_the_sql_sink_writes_it(s3_client, versioned_bucket):
+    bucket = versioned_bucket
+    options = SimulationOptions(
+        bucket=bucket,
+        prefix="flink/event_log",
+        layout="hive",
+        hours=4,
+        end_hour=END,
+        events_per_hour=600,
+        empty_hours=(H[3],),
+        late_hours=(H[4],),
+        late_events_per_hour=7,
+    )
+    manifest = simulate(s3_client, options)
+    stored = objects(s3_client, bucket, "flink/event_log")
+
+    kinds: dict[datetime, Counter] = defaultdict(Counter)
+    for key, body in stored.items():
+        assert SPEC_HIVE_KEY.fullmatch(key)["prefix"] == "flink/event_log", key
+        name = name_of(key)
+        hour = hive_hour(key)
+        if SPEC_SQL_PART.fullmatch(name):
+            kinds[hour]["part"] += 1
+            assert not name.endswith(".gz") and body
+        elif SPEC_HIDDEN_IN_PROGRESS.fullmatch(name):
+            kinds[hour]["in_progress"] += 1
+        elif m := SPEC_TMP.fullmatch(name):
+            kinds[hour]["tmp"] += 1
+            assert ".inprogress." in m["object"]
+        else:
+            assert name == "_SUCCESS" and body == b"", key
+            kinds[hour]["success"] += 1
+    # The empty hour has no folder at all, and says so in the manifest.
+    assert sorted(kinds) == [H[2], H[4], H[5]]
+    empty = manifest.hour(H[3])
+    assert empty.hour_prefix == "flink/event_log/dt=2025-08-01/hr=03/"
+    assert not empty.committed and empty.success_key is None and empty.success_writes == 0 and not empty.part_files
+    for hour in (H[2], H[4], H[5]):
+        assert kinds[hour]["success"] == 1 and kinds[hour]["part"] >= 1
+        assert kinds[hour]["in_progress"] == kinds[hour]["tmp"] == 1
+    # The late re-commit: one more part file with new events, _SUCCESS written a second time.
+    late = manifest.hour(H[4])
+    assert late.success_writes == 2 and versions_of(s3_client, bucket, late.success_key) == 2
+    assert len(late.late_event_log_ids) == 7
+
+    for hour_manifest in manifest.hours:
+        landed = read_landed_hour(s3_client, bucket, "flink/event_log", hour_manifest.hour, layout="hive")
+        assert landed.committed == hour_manifest.committed
+        assert sorted(landed.part_keys) == sorted(hour_manifest.part_keys)
+        assert sorted(landed.ignored_keys) == sorted(hour_manifest.ignored_keys) and landed.other_keys == []
+        assert sorted(landed.event_log_ids) == sorted(hour_manifest.event_log_ids)
+        assert len(landed.events) == hour_manifest.records
+        # The plain reader finds nothing where the hive layout lands.
+        assert read_landed_hour(s3_client, bucket, "flink/event_log", hour_manifest.hour).part_keys == []
+
+
+def test_hive_layout_gzip_parts_carry_only_the_gz_suffix(s3_client, bucket):
+    options = SimulationOptions(bucket=bucket, layout="hive", hours=2, end_hour=END, events_per_hour=300, gzip=True)
+    manifest = simulate(s3_client, options)
+    for hour in manifest.hours:
+        assert hour.part_keys and all(SPEC_SQL_PART.fullmatch(name_of(k)) and k.endswith(".gz") for k in hour.part_keys)
+        landed = read_landed_hour(s3_client, bucket, options.prefix, hour.hour, layout="hive")
+        assert sorted(landed.event_log_ids) == sorted(hour.event_log_ids) and len(landed.events) == hour.records
+
+
+def test_event_stream_is_what_simulate_lands(s3_client, bucket):
+    options = SimulationOptions(
+        bucket=bucket, hours=3, end_hour=END, events_per_hour=400, empty_hours=(H[4],), late_hours=(H[3],)
+    )
+    manifest = simulate(s3_client, options)
+    stream = event_stream(options)
+    by_hour: dict[datetime, list] = defaultdict(list)
+    for record in stream:
+        by_hour[record.hour].append(record)
+        assert json.loads(record.line)["event_log_id"] == record.event_log_id
+    assert [r.replicated_at_us for r in stream] == sorted(r.replicated_at_us for r in stream)
+    assert H[4] not in by_hour
+    for hour in manifest.hours:
+        first_commit = [i for f in hour.part_files if f.pass_number == 0 for i in f.event_log_ids]
+        assert sorted(r.event_log_id for r in by_hour.get(hour.hour, [])) == sorted(first_commit)
+        landed_lines = {
+            json.dumps(e, separators=(",", ":"))
+            for e in read_landed_events(s3_client, bucket, options.prefix, hour.hour)
+        }
+        assert {
+            json.dumps(json.loads(r.line), separators=(",", ":")) for r in by_hour.get(hour.hour, [])
+        } <= landed_lines
+    late = late_event_stream(options, H[3])
+    assert sorted(r.event_log_id for r in late) == sorted(manifest.hour(H[3]).late_event_log_ids)
+    assert all(r.hour == H[3] for r in late)
+
+
+@pytest.mark.timeout(120)
+def test_cli_lands_the_hive_layout(s3_client, s3_endpoint_url):
+    bucket = "cli-simulator-hive"
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack.simulator",
+            *("--endpoint-url", s3_endpoint_url, "--bucket", bucket, "--prefix", "cli", "--layout", "hive"),
+            *("--end-hour", "2025-08-01T06:00Z", "--hours", "2", "--events-per-hour", "200"),
+            *("--empty-hour", "2025-08-01T04:00Z", "--summary"),
+        ],
+        cwd=root,
+        env=os.environ | {"PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    try:
+        manifest = json.loads(result.stdout)
+        assert manifest["options"]["layout"] == "hive"
+        keys = sorted(objects(s3_client, bucket, "cli"))
+        assert keys and all(k.startswith("cli/dt=2025-08-01/hr=05/") for k in keys)
+        assert manifest["records"] == len(read_landed_events(s3_client, bucket, "cli", H[5], layout="hive")) > 0
     finally:
         for key in objects(s3_client, bucket, "cli"):
             s3_client.delete_object(Bucket=bucket, Key=key)
