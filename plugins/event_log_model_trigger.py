@@ -1,16 +1,17 @@
 """The trigger of event_log_ingest's model tasks (include/event_log/dbt_tasks.py ModelBuilt).
 
-A model task starts here, in the triggerer, and waits until its run's build task has reported the
-model and its tests, or has said that a successful build (of this run or another) covered the run's
-changes. Success ends the task here: no worker slot, no process start. A failure, or a retry that must
-run the model again, resumes the task in a worker (`execute_complete`), where it fails with the message
-or builds the model alone; a task with retries left is then retried.
+A model task starts here, in the triggerer, and waits until its run's build task has ended, then reads
+the one report the build task leaves (XCom `event_log_build`): the outcome of every model and of each
+model's tests, or that a successful build (of this run or another) covered the run's changes. Success
+ends the task here: no worker slot, no process start. A failure, or a retry that must run the model
+again, resumes the task in a worker (`execute_complete`), where it fails with the message or builds the
+model alone; a task with retries left is then retried.
 
 The plugins folder is on sys.path in every Airflow component, so the triggerer imports this module by
 its file name (`event_log_model_trigger.ModelBuiltTrigger`). Heavy imports stay inside the methods.
 
-The build task's XComs are read only while its current try runs or once it has ended: Airflow clears a
-task's XComs when a new try starts, so before that they may be a previous try's.
+The report is read only once the build task has ended (success or failed): a build task waiting for a
+retry, or cleared and not yet started, still holds its previous try's XComs.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
 # Must equal include.event_log.dbt_tasks.BUILD_XCOM_KEY (not imported: the triggerer imports this module early).
 BUILD_XCOM_KEY = "event_log_build"
-CURRENT_TRY_STATES = {"running", "success", "failed"}
 ENDED_STATES = {"success", "failed"}
 
 
@@ -91,42 +91,30 @@ class ModelBuiltTrigger(BaseTrigger):
         return str(state.value if hasattr(state, "value") else state) if state is not None else None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
-        from cosmos.operators._watcher.state import (
-            get_status_xcom_key,
-            is_dbt_node_status_success,
-            is_dbt_node_status_terminal,
-        )
+        from cosmos.operators._watcher.state import is_dbt_node_status_success
 
         dag_id, run_id, _, try_number = self._where()
         model = self.model_unique_id
-        while True:
-            state = await self._producer_state(dag_id, run_id)
-            if state in CURRENT_TRY_STATES:
-                build = await self._xcom(dag_id, run_id, BUILD_XCOM_KEY) or {}
-                if build.get("covered"):
-                    builds = ", ".join(build.get("covered_by") or []) or "none needed"
-                    yield self._success(f"{model}: this run's changes were modeled by build(s) {builds}")
-                    return
-                node = await self._xcom(dag_id, run_id, get_status_xcom_key(model)) or {}
-                status = node.get("status") if isinstance(node, dict) else node
-                tests = await self._xcom(dag_id, run_id, get_tests_status_xcom_key(model)) if self.has_tests else "pass"
-                where = f"in build {build.get('build_id', '?')} (run {build.get('run_id', run_id)})"
-                if is_dbt_node_status_success(status) and is_dbt_node_status_success(tests):
-                    checked = " and its tests" if self.has_tests else ""
-                    yield self._success(f"{model}{checked} succeeded {where}")
-                    return
-                problem = None
-                if is_dbt_node_status_terminal(status) and not is_dbt_node_status_success(status):
-                    problem = f"{model} ended {status} {where}"
-                elif tests is not None and not is_dbt_node_status_success(tests):
-                    problem = f"the tests of {model} failed ({tests}) {where}"
-                elif state in ENDED_STATES:
-                    problem = f"the build task ended {state} without a result for {model} {where}"
-                if problem:
-                    yield self._not_built(problem, try_number, build.get("hours"))
-                    return
+        while (state := await self._producer_state(dag_id, run_id)) not in ENDED_STATES:
             await asyncio.sleep(self.poke_interval)
+        build = await self._xcom(dag_id, run_id, BUILD_XCOM_KEY) or {}
+        if build.get("covered"):
+            builds = ", ".join(build.get("covered_by") or []) or "none needed"
+            yield self._success(f"{model}: this run's changes were modeled by build(s) {builds}")
+            return
+        status = (build.get("nodes") or {}).get(model)
+        tests = (build.get("tests") or {}).get(model, "pass" if not self.has_tests else None)
+        where = f"in build {build.get('build_id', '?')} (run {build.get('run_id', run_id)})"
+        if is_dbt_node_status_success(status) and is_dbt_node_status_success(tests):
+            yield self._success(f"{model}{' and its tests' if self.has_tests else ''} succeeded {where}")
+            return
+        if not build:
+            problem = f"the build task ended {state} without a report for {model}"
+        elif not is_dbt_node_status_success(status):
+            problem = f"{model} ended {status or 'without a result'} {where}"
+        else:
+            problem = f"the tests of {model} failed {where}"
+        yield self._not_built(problem, try_number, build.get("hours"))
 
     def _success(self, message: str) -> TriggerEvent:
         self.log.info("%s", message)

@@ -111,6 +111,9 @@ class Tag(StrEnum):
 OWNER = "data-platform"
 DEFAULT_ARGS = {
     "owner": OWNER,
+    # A task's priority grows with the tasks before it, so a run's later steps go before other runs' first
+    # ones: a backfill loads and models its first hours at once instead of starting every run's sensor first.
+    "weight_rule": "upstream",
     "retries": int(os.environ.get("EVENT_LOG_TASK_RETRIES", "2")),
     "retry_delay": timedelta(seconds=float(os.environ.get("EVENT_LOG_RETRY_DELAY_SECONDS", "60"))),
 }

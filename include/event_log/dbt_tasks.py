@@ -5,12 +5,13 @@ decides the work, not how dbt runs:
 
 - `ChangedHoursBuild` (the group's `build` task, Cosmos' watcher producer) models the hours changed since
   the last successful build, read from the hour-changes table (include/event_log/modeling.py), whichever
-  run changed them, in one `dbt build` of every model and its tests. A run whose changes a build of
-  another run already covered builds nothing and says which build covered them. Unlike Cosmos' producer,
-  a retried or cleared build task builds again (Cosmos would skip it); one build runs at a time (pool).
+  run changed them, in one `dbt build` of every model and its tests. When nothing is pending, a build
+  of another run already covered this run's changes: it builds nothing and says which build that was.
+  Unlike Cosmos' producer, a retried or cleared build task builds again (Cosmos would skip it); one build
+  runs at a time (pool).
 - `ModelBuilt` (one task per model, Cosmos' watcher consumer) reports its model and the model's tests:
   it starts and, on success, ends in the triggerer (no worker slot, no process start), once the run's
-  build task has reported the model, or has said that a successful build covered the run. It fails when
+  build task has ended and reported the model, or has said that a successful build covered the run. It fails when
   the model or one of its tests failed; its retry (or clearing it) runs `dbt build --select <model>`, the
   model and its tests, over the hours of the run's build.
 """
@@ -26,6 +27,7 @@ from airflow.triggers.base import StartTriggerArgs
 from cosmos.constants import _PRODUCER_CMD_FLAGS_XCOM_KEY
 from cosmos.operators._watcher.state import (
     is_dbt_node_status_failed,
+    is_dbt_node_status_success,
     is_dbt_node_status_terminal,
     safe_xcom_push,
 )
@@ -78,14 +80,11 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
 
         ti = context["ti"]
         conn_id = self.snowflake_conn_id
-        own = modeling.run_changes(conn_id, ti.dag_id, ti.run_id)
-        own_pending = [change for change in own if change.build_id is None]
-        if own and not own_pending:
-            return self._covered(ti, own)
         pending = modeling.pending_changes(conn_id)
         if not pending:
-            # The run changed nothing (or a build started after its loads committed covered them): nothing to do.
-            return self._covered(ti, own)
+            # Every change, this run's included, was modeled by a build that ran after it committed.
+            return self._covered(ti, modeling.run_changes(conn_id, ti.dag_id, ti.run_id))
+        own_pending = [change for change in pending if change.run_id == ti.run_id]
         build = modeling.plan_build(pending, ti.dag_id, ti.run_id, ti.try_number)
         others = len({c.run_id for c in pending} - {ti.run_id})
         self.log.info(
@@ -94,8 +93,6 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
         )  # fmt: skip
         modeling.record_build_started(conn_id, build)
         self.vars = {**(self.vars or {}), "event_log_hours": build.hour_labels}
-        safe_xcom_push(ti, BUILD_XCOM_KEY, {"build_id": build.build_id, "run_id": ti.run_id, "covered": False,
-                                            "hours": build.hour_labels})  # fmt: skip
         safe_xcom_push(ti, _PRODUCER_CMD_FLAGS_XCOM_KEY, self.add_cmd_flags())
         self._node_statuses.clear()
         try:
@@ -104,17 +101,31 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
         except BaseException:
             failed = sorted(uid for uid, status in self._node_statuses.items() if is_dbt_node_status_failed(status))
             modeling.record_build_finished(conn_id, build, succeeded=False, failed_nodes=failed)
-            safe_xcom_push(ti, "task_status", "completed")
+            self._report(ti, build, succeeded=False)
             self.log.error("%s failed; its changes stay pending for the next build. Failed nodes: %s",
                            build.describe(), failed or "none reported (dbt did not start?)")  # fmt: skip
             raise
         marked = modeling.record_build_finished(conn_id, build, succeeded=True, failed_nodes=[])
-        safe_xcom_push(ti, "task_status", "completed")
+        self._report(ti, build, succeeded=True)
         self.log.info("%s succeeded: %d changes marked modeled", build.describe(), marked)
         if marked != len(build.load_ids):
             self.log.warning("%d of the build's changes were already marked by another build",
                              len(build.load_ids) - marked)  # fmt: skip
         return result
+
+    def _report(self, ti: Any, build: Any, succeeded: bool) -> None:
+        """What the run's model tasks read once this task has ended: each model's and its tests' outcome."""
+        tests = {}
+        for model_id, test_ids in (self.tests_per_model or {}).items():
+            outcomes = [self._node_statuses.get(test_id) for test_id in test_ids]
+            tests[model_id] = "pass" if all(is_dbt_node_status_success(o) for o in outcomes) else "fail"
+        summary = {
+            "build_id": build.build_id, "run_id": build.run_id, "try_number": build.try_number,
+            "status": "success" if succeeded else "failed", "covered": False, "hours": build.hour_labels,
+            "nodes": dict(self._node_statuses), "tests": tests,
+        }  # fmt: skip
+        safe_xcom_push(ti, BUILD_XCOM_KEY, summary)
+        safe_xcom_push(ti, "task_status", "completed")
 
     def _covered(self, ti: Any, own: list[Any]) -> None:
         from include.event_log import modeling
@@ -130,7 +141,8 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
             self.log.info("This run changed no hour: nothing to model")
         labels = [f"{hour:%Y-%m-%dT%H:%M:%S}+00:00" for hour in hours]
         self.vars = {**(self.vars or {}), "event_log_hours": labels}
-        safe_xcom_push(ti, BUILD_XCOM_KEY, {"covered": True, "covered_by": sorted(builds), "hours": labels})
+        safe_xcom_push(ti, BUILD_XCOM_KEY, {"status": "success", "covered": True, "covered_by": sorted(builds),
+                                            "hours": labels})  # fmt: skip
         safe_xcom_push(ti, _PRODUCER_CMD_FLAGS_XCOM_KEY, self.add_cmd_flags())
         safe_xcom_push(ti, "task_status", "completed")
 

@@ -322,3 +322,38 @@ def test_dbt_parse_needs_no_warehouse(tmp_path):
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     models = {node["name"] for node in manifest["nodes"].values() if node["resource_type"] == "model"}
     assert models == {*MODEL_KEYS, "mart_ingestion_freshness"}
+
+
+@pytest.mark.timeout(600)
+def test_a_build_over_the_changed_hours_only_matches_expected_marts(played_scenario, snowflake_connection, dbt_env):
+    """What the DAG's build task does: two hours far apart re-loaded (late events in each), then one build
+    with `event_log_hours` naming just those two, in no particular order and with a duplicate: every
+    model equals the computation from all loaded lines, and the hours between them were left alone."""
+    from tests.dbt.landed_events import H01, H22, EventLog, Run, at, part_file_name
+
+    log = EventLog(first_event_log_id=9_000_001)
+    late_run = Run(log, name="changed-hours", organization_id=101, deployment_id=1001, job_name="changed_hours")
+    late_22 = [
+        late_run.start(at("2025-08-01T22:50:00.000")),
+        late_run.step("STEP_START", "a", at("2025-08-01T22:51:00.000")),
+    ]
+    late_01 = [late_run.step("STEP_SUCCESS", "a", at("2025-08-02T01:10:00.000")),
+               late_run.end("PIPELINE_SUCCESS", at("2025-08-02T01:10:01.000"))]  # fmt: skip
+    latest = {load.hour: load for load in played_scenario["loads"]}
+    reloads = [
+        Load(H22, {**latest[H22].files, part_file_name(H22, "c0ffee01", 1, 7): late_22}, at("2025-08-03T10:00:00")),
+        Load(H01, {**latest[H01].files, part_file_name(H01, "c0ffee02", 1, 7): late_01}, at("2025-08-03T10:00:00")),
+    ]
+    for load in reloads:
+        load_hour(snowflake_connection, load)
+    hours = ["2025-08-02T01:00:00+00:00", "2025-08-01T22:00:00Z", "2025-08-02T01:00:00+00:00"]
+    result, _ = run_dbt(
+        dbt_env, played_scenario["target_path"], "build", "--vars", json.dumps({"event_log_hours": hours})
+    )
+    assert result.returncode == 0, result.stdout[-8000:]
+    expected = compute_marts(landed_lines([*played_scenario["loads"], *reloads]))
+    for model in MODEL_KEYS:
+        actual, wanted = read_model(snowflake_connection, model), typed_expected(model, expected[model])
+        assert actual == wanted, f"{model}:\n{differences(model, actual, wanted)}"
+    runs = {run["job_name"]: run for run in read_model(snowflake_connection, "fct_runs")}
+    assert runs["changed_hours"]["status"] == "SUCCESS", "the run started in hour 22 and ended in hour 01"

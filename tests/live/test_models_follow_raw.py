@@ -82,7 +82,14 @@ class Stack:
         runs = wait_until(done, timeout, interval=3, what=f"the runs of {first_hour:%Y-%m-%d %H:00}..{last_hour:%H:00}")
         states = {hour: str(run.state.value) for hour, run in runs.items()}
         assert set(states.values()) == {"success"}, states
+        # Airflow allows one running backfill per DAG; the scheduler marks one completed a loop after its runs.
+        wait_until(self.no_running_backfill, 120, what="the backfill to be marked completed")
         return runs
+
+    def no_running_backfill(self) -> bool:
+        from airflow_client.client.api.backfill_api import BackfillApi
+
+        return all(b.completed_at is not None for b in BackfillApi(self.api.client).list_backfills(DAG_ID).backfills)
 
     def models_equal_raw(self) -> None:
         """Every model equals the oracle computed from S3 for every hour the raw table holds."""
