@@ -215,7 +215,9 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
     fresh; committing the next hour only when the previous run is done keeps that shape (one hour in the
     pipeline at a time) while fitting five hours into minutes. The backfill measures hours queued at once."""
     s3 = stack.s3()
-    from include.event_log.config import SUCCESS_MARKER
+    from include.event_log.hour_layout import HourLayout
+
+    layout = HourLayout.from_env({"EVENT_LOG_PREFIX": PREFIX})
 
     committed: dict[datetime, datetime] = {}
     started = time.monotonic()
@@ -237,7 +239,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
         if time.monotonic() >= deadline:
             log(f"  {hour:%Y-%m-%d %H:00} not committed: the box closed")
             break
-        key = f"{PREFIX}/{hour:%Y/%m/%d/%H}/{SUCCESS_MARKER}"
+        key = layout.success_key(hour)
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"")
         committed[hour] = utcnow()
         run_id = runs[hour].dag_run_id

@@ -104,7 +104,7 @@ def drop_hours(stack: IsolatedStack, hours: list[datetime]) -> None:
             "DELETE FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG WHERE REPLICATION_HOUR = %(hour)s::TIMESTAMP_NTZ",
             {"hour": hour.replace(tzinfo=None).isoformat(sep=" ")},
         )
-        keys = S3Lister(s3).list_keys(BUCKET, f"{PREFIX}/{hour:%Y/%m/%d/%H}/")
+        keys = S3Lister(s3).list_keys(BUCKET, ingest_config().hour_prefix(hour))
         for start in range(0, len(keys), 1000):
             s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[start : start + 1000]]})
 

@@ -2,12 +2,12 @@
 ### event_log_audit: daily reconciliation of what Flink landed in S3 with what was loaded
 
 **Compares**, for each replication hour of the last `EVENT_LOG_AUDIT_DAYS` days (default 3) before the
-run's data interval end: the hour folder in S3 (`s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/YYYY/MM/DD/HH/`:
-its committed part files and `_SUCCESS`, with their LastModified) and what was loaded of the hour (the
-rows of `EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG`: files and LOADED_AT; for an hour committed empty, which
-leaves no row, a successful `event_log_ingest` run whose data interval covers it, read from the asset
-events that run emitted on the raw table). Hours that ended less than `EVENT_LOG_AUDIT_GRACE_SECONDS`
-ago (default 2 h) are not due yet and are left to the next runs (the windows overlap).
+run's data interval end: the hour folder in S3 (`s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/` in the
+configured layout: its finished part files and `_SUCCESS`, with their LastModified, and whether the hour
+is complete; an hour without a folder is complete and empty once a later hour is) and what was loaded of
+the hour (`EVENT_LOG.RAW.EVENT_LOG_HOUR_CHANGES`: one row per load, an empty hour's included, and whether
+a dbt build has modeled it; the files of `RAW_FLINK_EVENT_LOG`). Hours that ended less than
+`EVENT_LOG_AUDIT_GRACE_SECONDS` ago (default 2 h) are not due yet and are left to the next runs.
 
 **Findings**, each a `fail` row of `EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS` (one per hour and kind,
 `DAG_ID = 'event_log_audit'`; a clean run records one `pass` row `audit_window_clean`):
@@ -16,9 +16,12 @@ ago (default 2 h) are not due yet and are left to the next runs (the windows ove
 - `changed_since_loaded`: late data. A committed part file the load did not read, a loaded file gone
   from S3, or `_SUCCESS` / a loaded part file written after the load. Re-load it: a load replaces its
   hour whole, so each event ends up once.
-- `never_committed`: no `_SUCCESS` (`folder_present` false: no object at all, Flink down). Look at the
+- `never_committed`: not complete (`folder_present` false: no object at all, Flink down). Look at the
   Flink job (running? checkpoints failing?); the ingest run of that hour is waiting on, or timed out
-  on, the same `_SUCCESS`. Load the hour once it is committed.
+  on, the same completion. Load the hour once it is complete.
+- `changed_not_modeled`: loaded, but no dbt build has modeled the change for longer than the grace (a
+  load task re-run alone, or every build since failed). Build the models: the command clears the dbt
+  tasks of the latest such hour's run, whose build models every pending change.
 
 **Alert**: `audit_hours` records the findings and returns the report (XCom: hours per kind, details,
 commands); `fail_on_findings` then fails, without retrying, with a message listing the hours of each
@@ -27,7 +30,8 @@ kind and the exact commands, one per run of consecutive hours, e.g.
 --to-date 2025-08-01T05:00:00Z --reprocess-behavior completed` (creates missing runs, re-runs ended
 ones; a running scheduler executes them). For one hour whose run exists,
 `airflow tasks clear event_log_ingest -s 2025-08-01T03:00:00+00:00 -e 2025-08-01T03:00:00+00:00 -y`
-does the same. To audit again once loaded, clear this DAG's run (both tasks) or wait for the next one.
+does the same. Both re-loads end with the models rebuilt over the hours. To audit again once loaded,
+clear this DAG's run (both tasks) or wait for the next one.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from include.event_log.assets import raw_events_asset
 from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
 
 CONFIG = IngestConfig.from_env()
-# The asset event_log_ingest emits once per hour it loads (same name and URI as in that DAG).
+# The raw table the audit reads (lineage in the asset graph), the asset event_log_ingest emits per loaded hour.
 RAW_EVENTS = raw_events_asset(CONFIG)
 
 
@@ -54,8 +58,8 @@ RAW_EVENTS = raw_events_asset(CONFIG)
     doc_md=__doc__,
 )
 def event_log_audit():
-    @task(inlets=[RAW_EVENTS])
-    def audit_hours(data_interval_end=None, dag_run=None, inlet_events=None) -> dict:
+    @task(inlets=[RAW_EVENTS], multiple_outputs=False)
+    def audit_hours(data_interval_end=None, dag_run=None) -> dict:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from include.event_log.audit import AuditConfig, audit_window
@@ -64,7 +68,6 @@ def event_log_audit():
         report = audit_window(
             S3Hook(aws_conn_id=AWS_CONN_ID),
             SNOWFLAKE_CONN_ID,
-            inlet_events[RAW_EVENTS],
             window_end=data_interval_end or dag_run.run_after,
             config=CONFIG,
             audit_config=AuditConfig.from_env(),

@@ -1,14 +1,20 @@
 """
 ### event_log_ingest: hourly load of the Flink-landed event log from S3 into Snowflake, and its models
 
-**Source**: `s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/YYYY/MM/DD/HH/part-*.jsonl[.gz]`, one folder per
-replication hour (UTC), committed by Flink with `_SUCCESS`. **Target**: `EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG`
+**Source**: `s3://$EVENT_LOG_BUCKET/$EVENT_LOG_PREFIX/`, one folder per replication hour (UTC) as Flink
+writes it: `dt=YYYY-MM-DD/hr=HH/` (the SQL lander in flink/, the default) or `YYYY/MM/DD/HH/`
+(`EVENT_LOG_LAYOUT=plain`), part files `part-<uuid>-<subtask>-<n>[.gz]`; an hour is complete at its
+`_SUCCESS`, or (`EVENT_LOG_COMPLETION=quiet_period`, sinks that write none) once a later hour has a
+finished part file and `EVENT_LOG_QUIET_PERIOD_SECONDS` have passed. **Target**: `EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG`
 (one row per event line), the external table `EXT_FLINK_EVENT_LOG`, and the dbt models in
 `EVENT_LOG.ANALYTICS`. **Grain**: one run per hour; the run history is the load cursor (catchup is on).
 
 Per hour of the run's data interval (mapped task group `load_hour`):
-1. `wait_for_commit` defers on the hour's `_SUCCESS` (no worker slot held while waiting);
-2. `load_partition` lists the committed part files (never `.inprogress` or `_tmp_` objects), then in one
+1. `wait_for_commit` waits until the hour is complete (no worker slot held while waiting); an hour with no
+   folder is complete and empty once a later hour is complete (Flink writes no folder for an hour without
+   events): it loads nothing and is reported empty, never alerted;
+2. `load_partition` lists the finished part files (never `.`-files, `.inprogress` or `_…_tmp_` objects; any
+   other object is reported by the checks, which fail the hour naming it), then in one
    transaction deletes the hour's rows, COPYs exactly those files and records the change in
    `EVENT_LOG_HOUR_CHANGES`; lines that are not JSON are counted and kept in `RAW_FLINK_EVENT_LOG_REJECTS`;
    then it registers the hour's files in the external table;
@@ -26,7 +32,7 @@ nothing; its log names that build. Each model has its own task (`dbt_models.<mod
 model and its tests and fails if either failed: staging (deduplicated events), runs, steps, asset
 materializations and checks, daily usage (billable credits) and ingestion freshness.
 
-**Alerts**: `wait_for_commit` timing out means the hour was never committed (Flink down or stalled):
+**Alerts**: `wait_for_commit` timing out means the hour was never completed (Flink down or stalled):
 the error names the hour and its S3 folder. `load_partition` failing on rejects means more than
 `EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines are not JSON: the hour is left exactly as it was, the
 lines are in the rejects table, the error names files and lines. `check_hour` failing names the check
@@ -61,7 +67,7 @@ from include.event_log.dbt_project import (
     add_build_task,
 )
 from include.event_log.deadlines import build_ingest_deadline
-from include.event_log.sensors import HourCommittedSensor
+from include.event_log.sensors import HourCompleteSensor
 
 CONFIG = IngestConfig.from_env()
 RAW_EVENTS = raw_events_asset(CONFIG)
@@ -83,14 +89,15 @@ def event_log_ingest():
     def hours_to_load(data_interval_start=None, data_interval_end=None) -> list[dict[str, str]]:
         from include.event_log.ingest import hours_in_interval
 
-        return hours_in_interval(data_interval_start, data_interval_end, CONFIG)
+        return hours_in_interval(data_interval_start, data_interval_end)
 
     @task_group
-    def load_hour(hour_start: str, success_key: str):
-        wait_for_commit = HourCommittedSensor(
+    def load_hour(hour_start: str):
+        wait_for_commit = HourCompleteSensor(
             task_id="wait_for_commit",
-            bucket_name=CONFIG.bucket,
-            bucket_key=success_key,
+            hour=hour_start,
+            bucket=CONFIG.bucket,
+            layout=CONFIG.layout,
             aws_conn_id=AWS_CONN_ID,
             deferrable=True,
             poke_interval=CONFIG.poke_interval.total_seconds(),
@@ -98,12 +105,13 @@ def event_log_ingest():
         )
 
         @task(multiple_outputs=False)
-        def load_partition(hour_start: str, run_id=None, dag_run=None) -> dict:
+        def load_partition(hour_start: str, completion: dict, dag_run=None) -> dict:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             from include.event_log.ingest import load_partition
 
-            return load_partition(S3Hook(aws_conn_id=AWS_CONN_ID), SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG)
+            s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
+            return load_partition(s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion)
 
         @task(outlets=[RAW_EVENTS], multiple_outputs=False)
         def check_hour(load: dict, dag_run=None, outlet_events=None) -> dict:
@@ -121,9 +129,7 @@ def event_log_ingest():
             outlet_events[RAW_EVENTS].extra = summary
             return summary
 
-        load = load_partition(hour_start)
-        wait_for_commit >> load
-        check_hour(load)
+        check_hour(load_partition(hour_start, wait_for_commit.output))
 
     dbt_models = DbtTaskGroup(
         group_id="dbt_models",

@@ -342,7 +342,9 @@ def compute_marts(lines: list[dict]) -> dict[str, list[dict] | dict]:
     }
 
 
-def lines_from_landed_files(s3_client, bucket: str, prefix: str, hours, loaded_at: dict) -> list[dict]:
+def lines_from_landed_files(
+    s3_client, bucket: str, prefix: str, hours, loaded_at: dict, layout: str = "hive"
+) -> list[dict]:
     """The raw table's lines as the landed files say they must be: the record, the file path relative
     to the stage, the line number and the hour come from S3; only `loaded_at` (hour -> time, naive UTC)
     comes from the warehouse, for the freshness mart."""
@@ -351,7 +353,7 @@ def lines_from_landed_files(s3_client, bucket: str, prefix: str, hours, loaded_a
     lines = []
     for hour in hours:
         naive_hour = hour.replace(tzinfo=None)
-        for line in read_landed_hour(s3_client, bucket, prefix, hour).lines:
+        for line in read_landed_hour(s3_client, bucket, prefix, hour, layout=layout).lines:
             lines.append(
                 {
                     "record": line.record,

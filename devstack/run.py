@@ -24,6 +24,9 @@ from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 HOURS = int(os.environ.get("RUN_HOURS", "6"))
 EVENTS_PER_HOUR = int(os.environ.get("RUN_EVENTS_PER_HOUR", "9000"))
 FILES_PER_HOUR = int(os.environ.get("RUN_FILES_PER_HOUR", "4"))
+# The hour folders to land and load: `hive` (dt=YYYY-MM-DD/hr=HH/, what the package's Flink SQL lander writes)
+# or `plain` (YYYY/MM/DD/HH/). The stack's Airflow reads the same layout (`make stop` before switching).
+LAYOUT = os.environ.get("RUN_LAYOUT", "hive")
 
 
 def snowflake_connection(state: stack.StackState):
@@ -58,7 +61,7 @@ def print_models(state: stack.StackState, s3, manifest) -> None:
         cursor.execute("SELECT REPLICATION_HOUR, MAX(LOADED_AT) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1")
         loaded_at = dict(cursor.fetchall())
     hours = [h.hour for h in manifest.hours]
-    expected = compute_marts(lines_from_landed_files(s3, stack.BUCKET, stack.PREFIX, hours, loaded_at))
+    expected = compute_marts(lines_from_landed_files(s3, stack.BUCKET, stack.PREFIX, hours, loaded_at, LAYOUT))
     expected_runs = Counter(r["status"] for r in expected["fct_runs"])
     expected_steps = Counter(r["status"] for r in expected["fct_steps"])
     expected_usage = {
@@ -99,7 +102,8 @@ def main() -> int:
     started = time.monotonic()
     end_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first_hour = end_hour - timedelta(hours=HOURS)
-    print(f"Starting the local stack (logs in {stack.LOG_DIR}) ...", flush=True)
+    print(f"Starting the local stack (logs in {stack.LOG_DIR}, hour layout {LAYOUT}) ...", flush=True)
+    os.environ["EVENT_LOG_LAYOUT"] = LAYOUT
     state = stack.up()
     api = AirflowApi(state.api_url, stack.ADMIN_USER, state.admin_password)
 
@@ -112,7 +116,7 @@ def main() -> int:
     )
     print(f"Landing {HOURS} hours of simulated events, {first_hour:%Y-%m-%d %H:00} to {end_hour:%H:00} UTC ...")
     options = SimulationOptions(
-        bucket=stack.BUCKET, prefix=stack.PREFIX, end_hour=end_hour, hours=HOURS,
+        bucket=stack.BUCKET, prefix=stack.PREFIX, layout=LAYOUT, end_hour=end_hour, hours=HOURS,
         events_per_hour=EVENTS_PER_HOUR, files_per_hour=FILES_PER_HOUR,
     )  # fmt: skip
     if stack.BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
@@ -143,7 +147,7 @@ def main() -> int:
     ok = True
     for hour_manifest in manifest.hours:
         hour = hour_manifest.hour
-        landed = read_landed_hour(s3, stack.BUCKET, stack.PREFIX, hour)
+        landed = read_landed_hour(s3, stack.BUCKET, stack.PREFIX, hour, layout=LAYOUT)
         rows = loaded.get(hour, 0)
         status = state_by_hour.get(hour, "no run")
         ok &= status == "success" and rows == len(landed.lines)

@@ -3,13 +3,14 @@
 It writes exactly the shape of ../shared/event-log-spec.md, in either layout of its section 2 (the
 folder comes from include/event_log/hour_layout.py):
 
-- `plain` (the default): hourly folders `<prefix>/YYYY/MM/DD/HH/` holding finished part files
+- `hive` (the default, what the package's lander writes with Flink's SQL filesystem sink):
+  `<prefix>/dt=YYYY-MM-DD/hr=HH/` holding part files `part-<uuid>-<subtask>-<n>` without an extension
+  (`.gz` when compressed), hidden in-progress files `.part-...inprogress.<uuid>`, multipart temp objects,
+  and `_SUCCESS`; an empty hour gets no folder;
+- `plain`: hourly folders `<prefix>/YYYY/MM/DD/HH/` holding finished part files
   `part-<uuid>-<subtask>-<n>.jsonl[.gz]` (one JSON record per line), objects a loader must never read
   (`part-...inprogress.<uuid>` and multipart `_<object>_tmp_<uuid>`), and `_SUCCESS` once the hour is
-  committed; an empty hour is committed with `_SUCCESS` alone;
-- `hive`: what Flink's SQL filesystem sink writes, `<prefix>/dt=YYYY-MM-DD/hr=HH/` holding part files
-  `part-<uuid>-<subtask>-<n>` without an extension (`.gz` when compressed), hidden in-progress files
-  `.part-...inprogress.<uuid>`, multipart temp objects, and `_SUCCESS`; an empty hour gets no folder.
+  committed; an empty hour is committed with `_SUCCESS` alone.
  Everything is derived from `random.Random` seeded by the
 options, so the same options give byte-identical objects.
 
@@ -120,7 +121,7 @@ def parse_hour(value: str | datetime) -> datetime:
     return value
 
 
-def hour_prefix(prefix: str, hour: datetime, layout: str = Layout.PLAIN) -> str:
+def hour_prefix(prefix: str, hour: datetime, layout: str = Layout.HIVE) -> str:
     """The hour's folder as an S3 key prefix: `<prefix>/YYYY/MM/DD/HH/` or `<prefix>/dt=YYYY-MM-DD/hr=HH/`."""
     return HourLayout(Layout(layout), prefix).hour_prefix(parse_hour(hour))
 
@@ -204,9 +205,9 @@ class SimulationOptions:
 
     bucket: str
     prefix: str = "event_log"
-    # `plain` (YYYY/MM/DD/HH/, .jsonl part files, empty hours committed with _SUCCESS alone) or `hive`
-    # (dt=YYYY-MM-DD/hr=HH/, part files without extension, empty hours without a folder).
-    layout: str = Layout.PLAIN
+    # `hive` (dt=YYYY-MM-DD/hr=HH/, part files without extension, empty hours without a folder) or `plain`
+    # (YYYY/MM/DD/HH/, .jsonl part files, empty hours committed with _SUCCESS alone).
+    layout: str = Layout.HIVE
     seed: int = 42
     # The hours to land: the `hours` hours before `end_hour` (exclusive).
     end_hour: datetime | str = datetime(2025, 8, 1, 6, tzinfo=UTC)
@@ -1300,7 +1301,7 @@ class LandedHour:
         return [line.record["event_log_id"] for line in self.lines]
 
 
-def list_hour_keys(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN) -> list[str]:
+def list_hour_keys(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.HIVE) -> list[str]:
     folder = hour_prefix(prefix, parse_hour(hour), layout)
     keys = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
@@ -1308,7 +1309,7 @@ def list_hour_keys(client, bucket: str, prefix: str, hour: datetime | str, layou
     return sorted(keys)
 
 
-def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN) -> LandedHour:
+def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.HIVE) -> LandedHour:
     """Read an hour back as a loader should: finished part files only, gzip by suffix, lines counted."""
     hour = parse_hour(hour)
     keys = list_hour_keys(client, bucket, prefix, hour, layout)
@@ -1350,7 +1351,7 @@ def read_landed_hour(client, bucket: str, prefix: str, hour: datetime | str, lay
 
 
 def read_landed_events(
-    client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.PLAIN
+    client, bucket: str, prefix: str, hour: datetime | str, layout: str = Layout.HIVE
 ) -> list[dict[str, Any]]:
     """The valid records of an hour's finished part files, in key then line order (copies included)."""
     return read_landed_hour(client, bucket, prefix, hour, layout).events
@@ -1370,8 +1371,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--layout",
         choices=[layout.value for layout in Layout],
-        default=Layout.PLAIN.value,
-        help="plain: YYYY/MM/DD/HH/ (default); hive: dt=YYYY-MM-DD/hr=HH/ as Flink's SQL sink writes",
+        default=Layout.HIVE.value,
+        help="hive: dt=YYYY-MM-DD/hr=HH/ as Flink's SQL sink writes (default); plain: YYYY/MM/DD/HH/",
     )
     parser.add_argument("--end-hour", required=True, help="first hour NOT landed, e.g. 2025-08-01T06:00Z")
     parser.add_argument("--hours", type=int, default=6)

@@ -43,6 +43,8 @@ PREFIX = "event_log"
 ADMIN_USER = "admin"
 # Local-only credentials of the local S3 and Snowflake emulators; never used against real services.
 LOCAL_AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+# What the landed data looks like; taken from the environment `up` runs in (RUN_LAYOUT for `make run`).
+LAYOUT_SETTINGS = ("EVENT_LOG_LAYOUT", "EVENT_LOG_COMPLETION", "EVENT_LOG_QUIET_PERIOD_SECONDS")
 COMPONENTS = ("s3", "snowflake", "dag-processor", "scheduler", "triggerer", "api-server")
 MAX_RESTARTS = 5
 SUPERVISE_ARGS = ["-m", "devstack.stack", "supervise"]
@@ -144,6 +146,8 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "EVENT_LOG_BUCKET": BUCKET,
         "EVENT_LOG_PREFIX": PREFIX,
+        # The hour layout the landed data has (include/event_log/hour_layout.py): the lander's by default.
+        **{name: os.environ[name] for name in LAYOUT_SETTINGS if name in os.environ},
         "EVENT_LOG_START_DATE": state.start_date,
         "EVENT_LOG_POKE_INTERVAL_SECONDS": "5",
         "EVENT_LOG_RETRY_DELAY_SECONDS": "5",

@@ -59,9 +59,13 @@ def _run_hours(dag_run: dict[str, Any]) -> list[datetime]:
     return hours
 
 
-def _hour_folder(bucket: str, prefix: str, hour: datetime) -> str:
-    path = f"{hour:%Y/%m/%d/%H}/"
-    return f"s3://{bucket}/{prefix.strip('/')}/{path}" if prefix.strip("/") else f"s3://{bucket}/{path}"
+def _hour_folder(bucket: str, layout: dict[str, Any] | None, prefix: str | None, hour: datetime) -> str:
+    """The hour's S3 folder in the DAG's layout (include/event_log/hour_layout.py)."""
+    from include.event_log.hour_layout import HourLayout, Layout
+
+    # Deadlines recorded before the layout was configurable carry only the prefix (plain folders then).
+    hours = HourLayout.from_dict(layout) if layout else HourLayout(Layout.PLAIN, prefix or "")
+    return hours.hour_uri(bucket, hour)
 
 
 async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, results: list[Any]) -> bool:
@@ -190,11 +194,12 @@ async def ingest_deadline_missed(
     *,
     context: dict[str, Any],
     bucket: str,
-    prefix: str,
     snowflake_conn_id: str,
     smtp_conn_id: str,
     slack_conn_id: str,
     alert_emails: list[str],
+    layout: dict[str, Any] | None = None,
+    prefix: str | None = None,
 ) -> str:
     """An event_log_ingest run's hour was not loaded by end of hour + commit delay + grace."""
     from include.event_log.checks import FAIL, CheckResult
@@ -205,7 +210,7 @@ async def ingest_deadline_missed(
     logical_date = _as_datetime(dag_run.get("logical_date"))
     hours = _run_hours(dag_run)
     named = ", ".join(f"{hour:%Y-%m-%d %H:00} UTC" for hour in hours) or "unknown hour"
-    folders = [_hour_folder(bucket, prefix, hour) for hour in hours]
+    folders = [_hour_folder(bucket, layout, prefix, hour) for hour in hours]
     stamp = logical_date.isoformat() if logical_date else "<logical date>"
     subject = f"[event_log_ingest] hour {named} not loaded by its deadline {_utc(deadline_time)}"
     body = "\n\n".join(
@@ -213,9 +218,10 @@ async def ingest_deadline_missed(
             f"DAG {dag_id}, run {run_id} ({dag_run.get('run_type', 'unknown')}, {dag_run.get('state', 'unknown')}) "
             f"has not loaded hour {named} from {', '.join(folders) or 'its S3 folder'} "
             f"by {_utc(deadline_time)} (end of the hour + expected commit delay + grace).",
-            "What to do: look for `_SUCCESS` in that folder. If it is missing, Flink has not committed the "
-            "hour (job down or stalled): restart it; the run waits in load_hour.wait_for_commit and finishes "
-            "by itself once `_SUCCESS` appears. If it is there, see the run's failed or slow task in the "
+            "What to do: look at that folder. If the hour is not complete (no `_SUCCESS`, or with a sink that "
+            "writes none, no later hour yet), Flink has not committed it (job down or stalled): restart it; the "
+            "run waits in load_hour.wait_for_commit and finishes by itself once the hour is complete. If it "
+            "is, see the run's failed or slow task in the "
             f"Airflow UI, fix the cause and clear the run: `airflow tasks clear {dag_id} -s {stamp} "
             f"-e {stamp} -y`.",
         ]

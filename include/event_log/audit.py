@@ -1,29 +1,35 @@
 """The daily audit of the event log: S3 (what Flink landed and committed) against what was loaded.
 
-`audit_hours` is the whole comparison, a pure function of plain data: what each hour folder holds,
-what was loaded of each hour, and the time. The readers around it turn an S3 listing, the raw table
-and the asset events of event_log_ingest into that data; `audit_window` chains them for the task.
+`audit_hours` is the whole comparison, a pure function of plain data: what each hour folder holds
+(and whether the hour is complete, by the hour layout's rules: include/event_log/hour_layout.py), what
+was loaded of each hour, which changes no build has modeled yet, and the time. The readers around it
+turn an S3 listing and the warehouse into that data; `audit_window` chains them for the task.
 
-"Loaded" comes from two places. An hour with events is loaded when the raw table holds its rows:
-their earliest LOADED_AT is the load time and their FILE_NAMEs the files loaded. An hour committed
-empty leaves no row, so it is loaded when a successful event_log_ingest run's data interval covers
-it. Tasks cannot query Airflow's metadata DB in Airflow 3; they can read an asset's events through
-the Task SDK (`inlet_events`), and each event names the run that emitted it (`source_dag_run`:
-state and data interval). event_log_ingest emits one event on the raw table per hour it loads.
+"Loaded" comes from the warehouse: every load records one row in EVENT_LOG_HOUR_CHANGES, an empty hour
+included (its latest CHANGED_AT is the load time), and the raw table's FILE_NAMEs are the files it
+loaded. A change with no BUILD_ID is not modeled yet: the next build of any run models it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from include.event_log.checks import FAIL, PASS, CheckResult
-from include.event_log.config import SUCCESS_MARKER, IngestConfig, is_committed_part_file
+from include.event_log.config import IngestConfig
+from include.event_log.hour_layout import (
+    SUCCESS_MARKER,
+    HourLayout,
+    HourObjects,
+    HourState,
+    hour_label,
+    iter_hours,
+    utc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +40,17 @@ INGEST_DAG_ID = "event_log_ingest"
 COMMITTED_NOT_LOADED = "committed_not_loaded"
 CHANGED_SINCE_LOADED = "changed_since_loaded"
 NEVER_COMMITTED = "never_committed"
+CHANGED_NOT_MODELED = "changed_not_modeled"
 FINDING_TITLES = {
     COMMITTED_NOT_LOADED: "Committed but not loaded",
     CHANGED_SINCE_LOADED: "Changed since loaded (late data)",
     NEVER_COMMITTED: "Never committed",
+    CHANGED_NOT_MODELED: "Loaded but not modeled",
 }
 # The one result a run without findings records.
 WINDOW_CLEAN = "audit_window_clean"
 # How many file names a finding's details list (the counts are always whole).
 LISTED_FILES = 20
-
-# `<prefix>/`-relative key of an object in an hour folder: YYYY/MM/DD/HH/<name>.
-HOUR_FOLDER_KEY = re.compile(r"(?P<hour>\d{4}/\d{2}/\d{2}/\d{2})/(?P<name>.+)")
 
 
 @dataclass(frozen=True)
@@ -68,25 +73,9 @@ class AuditConfig:
         return cls(window=window, grace=timedelta(seconds=grace_seconds))
 
 
-def utc(value: datetime) -> datetime:
-    """A plain UTC datetime; naive values are UTC (the raw table's TIMESTAMP_NTZ columns hold UTC)."""
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime(*value.timetuple()[:6], value.microsecond, tzinfo=UTC)
-
-
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
     """The hour starts in [start, end), start rounded down to its hour."""
-    hour = utc(start).replace(minute=0, second=0, microsecond=0)
-    end = utc(end)
-    hours = []
-    while hour < end:
-        hours.append(hour)
-        hour += HOUR
-    return hours
-
-
-def hour_label(hour: datetime) -> str:
-    return hour.strftime("%Y-%m-%dT%H:%MZ")
+    return list(iter_hours(start, end))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -100,16 +89,22 @@ def _iso(moment: datetime | None) -> str | None:
 
 @dataclass
 class HourInS3:
-    """What one hour folder holds; an hour with no object at all has no HourInS3."""
+    """What one hour folder holds, and whether the hour is complete; an hour with no folder has none,
+    unless a later hour shows it is complete and empty (state COMPLETE_EMPTY)."""
 
     success_modified: datetime | None = None
-    # Committed part file name (inside the hour folder) -> LastModified.
+    # Finished part file name (inside the hour folder) -> LastModified.
     part_files: dict[str, datetime] = field(default_factory=dict)
     # In-progress part files, multipart temp objects, anything else.
     other_objects: list[str] = field(default_factory=list)
+    # By the layout's completion rule; without one (hand-built data), `_SUCCESS` decides.
+    state: HourState | None = None
 
     @property
     def committed(self) -> bool:
+        """Complete: committed, or complete and empty."""
+        if self.state is not None:
+            return self.state is not HourState.NOT_YET
         return self.success_modified is not None
 
 
@@ -133,6 +128,16 @@ class Finding:
 
     def check_result(self) -> CheckResult:
         return CheckResult(self.kind, FAIL, self.observed, self.expected, self.details, self.hour.isoformat())
+
+
+def model_commands(hours: Iterable[datetime]) -> list[str]:
+    """Build the models over every pending change: clear the dbt tasks of the run of the latest hour (its
+    build task models every change still pending, whichever run made it)."""
+    if not (ordered := sorted(set(hours))):
+        return []
+    latest = ordered[-1]
+    return [f"airflow tasks clear {INGEST_DAG_ID} -t '^dbt_models[.]' -s {latest:%Y-%m-%dT%H:%M:%S}+00:00 "
+            f"-e {latest:%Y-%m-%dT%H:%M:%S}+00:00 -y"]  # fmt: skip
 
 
 def reload_commands(hours: Iterable[datetime]) -> list[str]:
@@ -176,6 +181,10 @@ class AuditReport:
     def load_when_committed_commands(self) -> list[str]:
         return reload_commands(self.hours(NEVER_COMMITTED))
 
+    @property
+    def model_commands(self) -> list[str]:
+        return model_commands(self.hours(CHANGED_NOT_MODELED))
+
     def check_results(self) -> list[CheckResult]:
         if self.findings:
             return [finding.check_result() for finding in self.findings]
@@ -203,9 +212,12 @@ class AuditReport:
             lines += [f"  {command}" for command in commands]
         if commands := self.load_when_committed_commands:
             lines.append(
-                "Never committed: Flink wrote no _SUCCESS (is the job running? are checkpoints failing?). "
-                "Once each hour has its _SUCCESS, load it:"
+                "Never committed: Flink did not complete the hour (is the job running? are checkpoints failing?). "
+                "Once each hour is complete, load it:"
             )
+            lines += [f"  {command}" for command in commands]
+        if commands := self.model_commands:
+            lines.append("Loaded but not modeled: build the models over every pending change:")
             lines += [f"  {command}" for command in commands]
         return "\n".join(lines)
 
@@ -227,6 +239,7 @@ class AuditReport:
             ],
             "reload_commands": self.reload_commands,
             "load_when_committed_commands": self.load_when_committed_commands,
+            "model_commands": self.model_commands,
             "message": self.message(),
         }
 
@@ -256,12 +269,11 @@ def _not_loaded(hour: datetime, folder: HourInS3) -> Finding:
 
 
 def _changed_since_loaded(hour: datetime, folder: HourInS3, load: HourLoad) -> Finding | None:
-    assert folder.success_modified is not None
     committed = set(folder.part_files)
     new_files = sorted(committed - load.files)
     missing_files = sorted(load.files - committed)
     rewritten = sorted(n for n in committed & load.files if folder.part_files[n] > load.loaded_at)
-    recommitted = folder.success_modified > load.loaded_at
+    recommitted = folder.success_modified is not None and folder.success_modified > load.loaded_at
     if not (new_files or missing_files or rewritten or recommitted):
         return None
     details = {
@@ -288,12 +300,14 @@ def audit_hours(
     loads: Mapping[datetime, HourLoad],
     now: datetime,
     grace: timedelta,
+    pending: Mapping[datetime, datetime] | None = None,
 ) -> AuditReport:
     """Compare each hour of [window_start, window_end) whose end is more than `grace` before `now`.
 
-    Per due hour, exactly one of: never committed (no `_SUCCESS`, folder or not); committed but not
+    Per due hour, exactly one of: never committed (not complete, folder or not); committed but not
     loaded; changed since loaded (a committed part file the load did not read, a loaded file gone,
-    or `_SUCCESS` or a loaded part file modified after the load); or nothing to report.
+    or `_SUCCESS` or a loaded part file modified after the load); loaded but not modeled (`pending`:
+    hour -> its oldest change no build has modeled, older than `grace`); or nothing to report.
     """
     start, end, now = utc(window_start), utc(window_end), utc(now)
     hours = hours_between(start, end)
@@ -307,6 +321,9 @@ def audit_hours(
             findings.append(_not_loaded(hour, folder))
         elif changed := _changed_since_loaded(hour, folder, load):
             findings.append(changed)
+        elif (since := (pending or {}).get(hour)) is not None and utc(since) + grace <= now:
+            details = {"pending_since": _iso(utc(since)), "loaded_at": _iso(load.loaded_at)}
+            findings.append(Finding(CHANGED_NOT_MODELED, hour, observed=0, expected=1, details=details))
     return AuditReport(
         window_start=start,
         window_end=end,
@@ -322,129 +339,118 @@ def audit_hours(
 
 
 # ---------------------------------------------------------------------------------------------------
-# Readers: S3, the raw table, the ingest runs
+# Readers: S3, the warehouse
 # ---------------------------------------------------------------------------------------------------
 
 
-def list_window_objects(s3_hook: Any, config: IngestConfig, start: datetime, end: datetime) -> dict[datetime, HourInS3]:
-    """Every object of the hour folders in [start, end): one paginated listing per day folder."""
+def hours_in_s3(
+    layout: HourLayout, objects: Iterable[tuple[str, datetime]], start: datetime, end: datetime, now: datetime
+) -> dict[datetime, HourInS3]:
+    """(key, LastModified) of the hour folders in and after [start, end) -> each hour of the window that
+    has a folder, or that a later hour shows complete and empty; with the layout's completion state."""
     start, end = utc(start), utc(end)
-    root = f"{config.prefix}/" if config.prefix else ""
+    names: dict[datetime, list[str]] = {}
+    modified: dict[datetime, dict[str, datetime]] = {}
+    for key, last_modified in objects:
+        parsed = layout.parse_key(key)
+        if parsed is not None:
+            names.setdefault(parsed.hour, []).append(parsed.name)
+            modified.setdefault(parsed.hour, {})[parsed.name] = utc(last_modified)
     folders: dict[datetime, HourInS3] = {}
+    for hour in hours_between(start, end):
+        completion = layout.completion_of(hour, names, now)
+        if hour not in names and completion.state is not HourState.COMPLETE_EMPTY:
+            continue
+        objects_of_hour = HourObjects.of(names.get(hour, ()))
+        times = modified.get(hour, {})
+        folders[hour] = HourInS3(
+            success_modified=times.get(SUCCESS_MARKER),
+            part_files={name: times[name] for name in objects_of_hour.loadable},
+            other_objects=[
+                name for name in (*objects_of_hour.byproducts, *objects_of_hour.unexpected) if name != SUCCESS_MARKER
+            ],
+            state=completion.state,
+        )
+    return folders
+
+
+def list_window_objects(
+    s3_hook: Any, config: IngestConfig, start: datetime, end: datetime, now: datetime | None = None
+) -> dict[datetime, HourInS3]:
+    """Every object of the hour folders in [start, end) and of the day after (later hours decide whether an
+    hour with no folder is complete): one paginated listing per day."""
+    start, end = utc(start), utc(end)
+    objects: list[tuple[str, datetime]] = []
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
-        for obj in s3_hook.iter_file_metadata(prefix=f"{root}{day:%Y/%m/%d/}", bucket_name=config.bucket):
-            match = HOUR_FOLDER_KEY.fullmatch(obj["Key"].removeprefix(root))
-            if match is None:
-                continue
-            hour = datetime.strptime(match["hour"], "%Y/%m/%d/%H").replace(tzinfo=UTC)
-            if not start <= hour < end:
-                continue
-            folder = folders.setdefault(hour, HourInS3())
-            name, modified = match["name"], utc(obj["LastModified"])
-            if name == SUCCESS_MARKER:
-                folder.success_modified = modified
-            elif "/" not in name and is_committed_part_file(name):
-                folder.part_files[name] = modified
-            else:
-                folder.other_objects.append(name)
+    while day <= end:
+        prefix = config.layout.day_prefix(day)
+        objects += [(o["Key"], o["LastModified"]) for o in s3_hook.iter_file_metadata(prefix, config.bucket)]
         day += timedelta(days=1)
+    folders = hours_in_s3(config.layout, objects, start, end, now or datetime.now(UTC))
     log.info(
-        "s3://%s/%s: %d hour folders in [%s, %s), %d committed, %d part files",
-        config.bucket, root, len(folders), start, end, sum(f.committed for f in folders.values()),
+        "s3://%s/%s: %d hour folders in [%s, %s), %d complete, %d part files",
+        config.bucket, config.layout.root, len(folders), start, end, sum(f.committed for f in folders.values()),
         sum(len(f.part_files) for f in folders.values()),
     )  # fmt: skip
     return folders
 
 
-def loads_from_raw_rows(rows: Iterable[tuple]) -> dict[datetime, HourLoad]:
-    """Rows of `audit/select_loaded_files.sql` (hour, file name, loaded at, rows) -> one load per hour.
-
-    File names are compared inside their hour folder, whatever prefix METADATA$FILENAME carries.
-    """
-    by_hour: dict[datetime, list[tuple[str, datetime, int]]] = {}
-    for hour, file_name, loaded_at, row_count in rows:
-        by_hour.setdefault(utc(hour), []).append((str(file_name).rsplit("/", 1)[-1], utc(loaded_at), int(row_count)))
+def loads_from_warehouse(file_rows: Iterable[tuple], change_rows: Iterable[tuple]) -> dict[datetime, HourLoad]:
+    """The latest load of each hour: its time from the hour-changes table (every load writes a row, an
+    empty hour's included), its files from the raw table (rows of `audit/select_loaded_files.sql`: hour,
+    file name, loaded at, rows), named inside their hour folder whatever prefix METADATA$FILENAME carries.
+    An hour loaded before the hour-changes table existed has its rows' earliest LOADED_AT."""
+    files: dict[datetime, list[tuple[str, datetime, int]]] = {}
+    for hour, file_name, loaded_at, row_count in file_rows:
+        files.setdefault(utc(hour), []).append((str(file_name).rsplit("/", 1)[-1], utc(loaded_at), int(row_count)))
+    changed = {utc(hour): utc(changed_at) for hour, changed_at in change_rows}
     return {
         hour: HourLoad(
-            loaded_at=min(loaded_at for _, loaded_at, _ in files),
-            files=frozenset(name for name, _, _ in files),
-            rows=sum(count for _, _, count in files),
+            loaded_at=changed.get(hour) or min(loaded_at for _, loaded_at, _ in files[hour]),
+            files=frozenset(name for name, _, _ in files.get(hour, ())),
+            rows=sum(count for _, _, count in files.get(hour, ())),
+            source="hour-changes table" if hour in changed else "raw table",
         )
-        for hour, files in by_hour.items()
+        for hour in changed.keys() | files.keys()
     }
 
 
-def loaded_hours_from_raw(conn_id: str, start: datetime, end: datetime) -> dict[datetime, HourLoad]:
+def loaded_hours(
+    conn_id: str, start: datetime, end: datetime
+) -> tuple[dict[datetime, HourLoad], dict[datetime, datetime]]:
+    """What was loaded of each hour of [start, end), and the oldest pending (not modeled) change of each."""
     from include.event_log.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
     from include.event_log.warehouse import run_statements
 
-    sql = render_sql("audit/select_loaded_files.sql", **event_log_objects().template_context())
+    context = event_log_objects().template_context()
     params = {"window_start": f"{utc(start):%Y-%m-%d %H:%M:%S}", "window_end": f"{utc(end):%Y-%m-%d %H:%M:%S}"}
-    (rows,) = run_statements(conn_id, [(sql, params)])
-    return loads_from_raw_rows(rows)
-
-
-def _source_run(event: Any) -> Any | None:
-    """The run that emitted `event`, or None when that run is gone (deleted, or replaced by a new run
-    of the same logical date): its events stay, and they no longer say anything about a load."""
-    import httpx
-    from airflow.sdk.exceptions import AirflowRuntimeError
-
-    try:
-        return event.source_dag_run
-    except AirflowRuntimeError as error:  # a task asks its supervisor, which asks the API server
-        if isinstance(error.error.detail, dict) and error.error.detail.get("status_code") == 404:
-            return None
-        raise
-    except httpx.HTTPStatusError as error:  # dag.test() answers in the task's own process
-        if error.response.status_code == 404:
-            return None
-        raise
-
-
-def loads_from_ingest_runs(events: Iterable[Any], start: datetime, end: datetime) -> dict[datetime, HourLoad]:
-    """The hours of [start, end) that a successful event_log_ingest run's data interval covers.
-
-    `events` are the raw table's asset events (the Task SDK's `AssetEventResult`): each names its
-    source run, fetched once per run. The latest event of a covering run is the hour's load time.
-    """
-    start, end = utc(start), utc(end)
-    runs: dict[str, Any] = {}
-    loads: dict[datetime, HourLoad] = {}
-    for event in events:
-        if event.source_dag_id != INGEST_DAG_ID or not event.source_run_id:
-            continue
-        if event.source_run_id not in runs:
-            runs[event.source_run_id] = _source_run(event)
-        run = runs[event.source_run_id]
-        if run is None or run.state != "success" or run.data_interval_start is None:
-            continue
-        loaded_at = utc(event.timestamp)
-        covered = hours_between(max(start, utc(run.data_interval_start)), min(end, utc(run.data_interval_end)))
-        for hour in covered:
-            if hour not in loads or loads[hour].loaded_at < loaded_at:
-                loads[hour] = HourLoad(loaded_at=loaded_at, source=f"{INGEST_DAG_ID} run {run.run_id}")
-    return loads
+    file_rows, change_rows = run_statements(
+        conn_id,
+        [
+            (render_sql("audit/select_loaded_files.sql", **context), params),
+            (render_sql("audit/select_hour_changes.sql", **context), params),
+        ],
+    )
+    loads = loads_from_warehouse(file_rows, [(hour, latest) for hour, latest, _ in change_rows])
+    pending = {utc(hour): utc(oldest) for hour, _, oldest in change_rows if oldest is not None}
+    return loads, pending
 
 
 def audit_window(
     s3_hook: Any,
     conn_id: str,
-    ingest_events: Any,
     window_end: datetime,
     config: IngestConfig,
     audit_config: AuditConfig,
     now: datetime | None = None,
 ) -> AuditReport:
-    """Read S3, the raw table and the ingest runs for the window ending at `window_end`; compare."""
+    """Read S3 and the warehouse for the window ending at `window_end`; compare."""
+    now = now or datetime.now(UTC)
     end = utc(window_end).replace(minute=0, second=0, microsecond=0)
     start = end - audit_config.window
-    s3_hours = list_window_objects(s3_hook, config, start, end)
-    raw_loads = loaded_hours_from_raw(conn_id, start, end)
-    # A load cannot end before its hour does, so older events cannot be of the window's hours.
-    run_loads = loads_from_ingest_runs(ingest_events.after(start.isoformat()), start, end)
-    report = audit_hours(start, end, s3_hours, {**run_loads, **raw_loads}, now or datetime.now(UTC), audit_config.grace)
+    s3_hours = list_window_objects(s3_hook, config, start, end, now)
+    loads, pending = loaded_hours(conn_id, start, end)
+    report = audit_hours(start, end, s3_hours, loads, now, audit_config.grace, pending)
     log.log(logging.WARNING if report.findings else logging.INFO, "%s", report.message())
     return report

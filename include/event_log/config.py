@@ -15,6 +15,8 @@ from typing import Any
 
 import pendulum
 
+from include.event_log.hour_layout import HourLayout
+
 # Connection ids, defined once and passed to every task through default_args or arguments.
 AWS_CONN_ID = os.environ.get("EVENT_LOG_AWS_CONN_ID", "aws_event_log")
 SNOWFLAKE_CONN_ID = os.environ.get("EVENT_LOG_SNOWFLAKE_CONN_ID", "snowflake_event_log")
@@ -26,10 +28,6 @@ OBJECTS_FILE = PACKAGE_DIR / "snowflake_objects.yaml"
 PROJECT_DIR = INCLUDE_DIR.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt"
 
-# A committed part file of the Flink filesystem sink: part-<uuid>-<subtask>-<n>.jsonl[.gz].
-# In-progress (`.inprogress.<uuid>`), multipart temp (`_<name>_tmp_<uuid>`) and `_SUCCESS` never match.
-PART_FILE_PATTERN = re.compile(r"part-[^/]*\.jsonl(\.gz)?")
-SUCCESS_MARKER = "_SUCCESS"
 # Snowflake's COPY takes at most 1,000 names in one FILES list.
 MAX_FILES_PER_COPY = 1000
 # The Airflow pool of every task that runs dbt (event_log_ingest's build, a model task re-running its
@@ -57,6 +55,8 @@ class IngestConfig:
     max_active_runs: int
     # Only names the account in asset URIs; connecting uses the Airflow connection.
     snowflake_account: str
+    # Where each hour lives in the bucket and when it is complete (include/event_log/hour_layout.py).
+    layout: HourLayout
     # Above this share of an hour's lines not being JSON, the hour's load rolls back and fails.
     max_reject_ratio: float = 0.01
 
@@ -70,6 +70,7 @@ class IngestConfig:
         return cls(
             bucket=bucket,
             prefix=prefix,
+            layout=HourLayout.from_env(),
             start_date=start.in_timezone("UTC"),
             commit_timeout=timedelta(seconds=_seconds("EVENT_LOG_COMMIT_TIMEOUT_SECONDS", 6 * 3600)),
             poke_interval=timedelta(seconds=_seconds("EVENT_LOG_POKE_INTERVAL_SECONDS", 60)),
@@ -83,19 +84,12 @@ class IngestConfig:
         return f"snowflake://{self.snowflake_account}/{table.database}/{table.schema}/{table.name}"
 
     def hour_path(self, hour_start: datetime) -> str:
-        """The hour's folder relative to the stage root: `YYYY/MM/DD/HH/`."""
-        return hour_start.astimezone(pendulum.UTC).strftime("%Y/%m/%d/%H/")
+        """The hour's folder relative to the stage root, in the configured layout."""
+        return self.layout.hour_path(hour_start)
 
     def hour_prefix(self, hour_start: datetime) -> str:
-        """The hour's folder as an S3 key prefix: `<prefix>/YYYY/MM/DD/HH/`."""
-        return f"{self.prefix}/{self.hour_path(hour_start)}" if self.prefix else self.hour_path(hour_start)
-
-    def success_key(self, hour_start: datetime) -> str:
-        return self.hour_prefix(hour_start) + SUCCESS_MARKER
-
-
-def is_committed_part_file(key: str) -> bool:
-    return PART_FILE_PATTERN.fullmatch(key.rsplit("/", 1)[-1]) is not None
+        """The hour's folder as an S3 key prefix: `<prefix>/<hour path>`."""
+        return self.layout.hour_prefix(hour_start)
 
 
 class Tag(StrEnum):

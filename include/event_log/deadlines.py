@@ -85,7 +85,7 @@ def build_ingest_deadline(ingest: IngestConfig, config: DeadlineConfig | None = 
         interval=ingest_deadline_interval(config),
         callback=AsyncCallback(
             INGEST_CALLBACK,
-            kwargs={"bucket": ingest.bucket, "prefix": ingest.prefix, **config.notifier_kwargs()},
+            kwargs={"bucket": ingest.bucket, "layout": ingest.layout.as_dict(), **config.notifier_kwargs()},
         ),
         name="hour loaded by end of hour + commit delay + grace",
     )

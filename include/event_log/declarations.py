@@ -28,6 +28,24 @@ TABLE_PURPOSES = {"raw", "rejects", "check_results", "hour_changes", "model_buil
 # Only these environment variables may be substituted into the declaration.
 ALLOWED_ENV = {"EVENT_LOG_BUCKET", "EVENT_LOG_PREFIX", "EVENT_LOG_STORAGE_INTEGRATION"}
 ENV_DEFAULTS = {"EVENT_LOG_BUCKET": "flink-event-log", "EVENT_LOG_PREFIX": "event_log"}
+# Derived from the hour layout (EVENT_LOG_LAYOUT), never from free text: the external table's file
+# pattern and its REPLICATION_HOUR expression.
+DERIVED = ("EVENT_LOG_PART_FILE_PATTERN", "EVENT_LOG_REPLICATION_HOUR")
+
+
+def _derived(text: str) -> str:
+    from include.event_log.hour_layout import HourLayout
+
+    if not any(f"${{{name}}}" in text for name in DERIVED):
+        return text
+    layout = HourLayout.from_env()
+    values = {
+        "EVENT_LOG_PART_FILE_PATTERN": layout.external_table_pattern(),
+        "EVENT_LOG_REPLICATION_HOUR": layout.replication_hour_expression(),
+    }
+    for name, value in values.items():
+        text = text.replace(f"${{{name}}}", value)
+    return text
 
 
 class DeclarationError(ValueError):
@@ -132,7 +150,7 @@ def _column(raw: dict[str, Any], owner: str) -> Column:
     return Column(
         name=identifier(raw["name"], f"{owner} column name"),
         type=column_type,
-        expression=raw.get("expression"),
+        expression=_derived(str(raw["expression"])) if raw.get("expression") else None,
         description=raw.get("description", ""),
     )
 
@@ -158,7 +176,7 @@ def _object(raw: dict[str, Any]) -> SnowflakeObject:
         file_format_options=options,
         url=_substitute_env(str(raw.get("url", ""))),
         storage_integration=identifier(integration, f"{name} storage integration") if integration else "",
-        pattern=str(raw.get("pattern", "")),
+        pattern=_derived(str(raw.get("pattern", ""))),
         stage=identifier(raw["stage"], f"{name} stage") if raw.get("stage") else "",
         file_format=identifier(raw["file_format"], f"{name} file format") if raw.get("file_format") else "",
         purpose=str(raw.get("purpose", "")),

@@ -1,7 +1,10 @@
 """The checks every loaded hour gets, in place of the asset checks of the platform this follows.
 
 Reconciliation (fails the hour): the files listed in S3 are the files the COPY loaded; rows parsed
-are rows loaded plus rows rejected; the raw table, the COPY's report and the external table agree.
+are rows loaded plus rows rejected; the raw table, the COPY's report and the external table agree; the
+hour's folder holds nothing but finished part files and known Flink by-products (anything else is named).
+Counted: how many part files the hour had (an hour committed without one warns; an hour with no folder
+that a later hour showed complete is reported empty).
 Counts (warn, never silent): rejected lines, unknown event types, fields the contract does not
 know, duplicate event_log_ids within the hour and across the day around it.
 """
@@ -44,6 +47,15 @@ def _counted(name: str, hour: str, observed: int, **details: Any) -> CheckResult
     return CheckResult(name, WARN if observed else PASS, observed, 0, details if observed else {}, hour)
 
 
+def _loadable_files(hour: str, files: int, completion: dict[str, str]) -> CheckResult:
+    """How many finished part files the hour had: none is normal for an hour Flink wrote no folder for
+    (reported empty), and worth a warning for a committed hour."""
+    state = completion.get("state", "committed")
+    details = {"state": state, "reason": completion.get("reason", "")}
+    status = WARN if files == 0 and state != "complete_empty" else PASS
+    return CheckResult("loadable_files_in_hour", status, files, None, details, hour)
+
+
 def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) -> list[CheckResult]:
     context = event_log_objects().template_context()
     hour = listing["hour_start"]
@@ -59,9 +71,13 @@ def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) ->
     )
     raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts[0])
     listed, loaded = set(listing["files"]), set(report["loaded_files"])
+    unexpected = listing.get("unexpected") or []
+    completion = listing.get("completion") or {}
     unknown_types = {str(t): int(n) for t, n in types if t is not None and t not in KNOWN_EVENT_TYPES}
     new_fields = {str(f): int(n) for f, n in fields if f not in KNOWN_FIELDS}
     return [
+        _equal("unexpected_objects_in_hour", hour, len(unexpected), 0, objects=unexpected[:50]),
+        _loadable_files(hour, len(listed), completion),
         _equal(
             "files_listed_equal_files_loaded", hour, len(loaded), len(listed),
             not_loaded=sorted(listed - loaded), not_listed=sorted(loaded - listed),

@@ -169,6 +169,10 @@ class HourCompletion:
     def complete(self) -> bool:
         return self.state is not HourState.NOT_YET
 
+    def as_dict(self) -> dict[str, str]:
+        """What the sensor hands the load (XCom): the hour, whether it is committed or empty, and why."""
+        return {"hour": self.hour.isoformat(), "state": self.state.value, "reason": self.reason}
+
 
 @dataclass(frozen=True)
 class KeyInHour:
@@ -206,6 +210,24 @@ class HourLayout:
             raise ValueError(f"EVENT_LOG_QUIET_PERIOD_SECONDS must not be negative, got {quiet}")
         return cls(
             Layout(layout), env.get("EVENT_LOG_PREFIX", "event_log"), Completion(completion), timedelta(seconds=quiet)
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values (a trigger's or a callback's kwargs); `from_dict` reads them back."""
+        return {
+            "layout": self.layout.value,
+            "prefix": self.prefix,
+            "completion": self.completion.value,
+            "quiet_period_seconds": self.quiet_period.total_seconds(),
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, object]) -> HourLayout:
+        return cls(
+            Layout(str(values["layout"])),
+            str(values["prefix"]),
+            Completion(str(values["completion"])),
+            timedelta(seconds=float(values["quiet_period_seconds"])),  # type: ignore[arg-type]
         )
 
     # --- Folders and keys -------------------------------------------------------------------------

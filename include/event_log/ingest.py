@@ -13,8 +13,9 @@ from typing import Any
 
 import pendulum
 
-from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig, is_committed_part_file
+from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig
 from include.event_log.declarations import event_log_objects
+from include.event_log.hour_layout import HourObjects
 from include.event_log.modeling import change_params
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import transaction
@@ -29,13 +30,13 @@ class HourLoadError(RuntimeError):
     """An hour could not be loaded as listed; the transaction left the hour as it was."""
 
 
-def hours_in_interval(start: datetime, end: datetime, config: IngestConfig) -> list[dict[str, str]]:
-    """One entry per replication hour in [start, end): the hour and the key that commits it."""
+def hours_in_interval(start: datetime, end: datetime) -> list[dict[str, str]]:
+    """One entry per replication hour in [start, end), in order (map index i is the i-th hour)."""
     hour = pendulum.instance(start).in_timezone("UTC").start_of("hour")
     end = pendulum.instance(end).in_timezone("UTC")
     hours = []
     while hour < end:
-        hours.append({"hour_start": hour.isoformat(), "success_key": config.success_key(hour)})
+        hours.append({"hour_start": hour.isoformat()})
         hour = hour + HOUR
     if not hours:
         raise ValueError(f"the data interval [{start}, {end}) holds no whole hour")
@@ -46,25 +47,38 @@ def hours_in_interval(start: datetime, end: datetime, config: IngestConfig) -> l
 class HourListing:
     hour_start: str
     hour_path: str
+    # Finished part files (names inside the hour folder), what the COPY loads, in batches of at most 1,000.
     files: list[str]
     batches: list[list[str]]
+    # Known Flink by-products (in-progress, multipart temp objects, `_SUCCESS`): never loaded, not an error.
     ignored: list[str] = field(default_factory=list)
+    # Anything else in the folder (a nested part file, a stray object): never loaded; the checks fail the hour.
+    unexpected: list[str] = field(default_factory=list)
+    # How the hour was completed, as the sensor found it: committed, or complete_empty (no folder).
+    completion: dict[str, str] = field(default_factory=dict)
 
 
-def list_committed_part_files(s3_hook: Any, hour_start: str, config: IngestConfig) -> dict[str, Any]:
-    """The hour's committed part files (names relative to the hour folder), in COPY-sized batches."""
+def list_committed_part_files(
+    s3_hook: Any, hour_start: str, config: IngestConfig, completion: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The hour's finished part files (names relative to the hour folder), in COPY-sized batches, and
+    every other object of the folder sorted into known by-products and unexpected objects."""
     hour = pendulum.parse(hour_start)
     prefix = config.hour_prefix(hour)
     keys = s3_hook.list_keys(bucket_name=config.bucket, prefix=prefix) or []
-    names = sorted(key.removeprefix(prefix) for key in keys)
-    files = [name for name in names if "/" not in name and is_committed_part_file(name)]
-    ignored = [name for name in names if name not in files and name != "_SUCCESS"]
+    objects = HourObjects.of(key.removeprefix(prefix) for key in keys)
+    files = list(objects.loadable)
     batches = [files[i : i + MAX_FILES_PER_COPY] for i in range(0, len(files), MAX_FILES_PER_COPY)]
     log.info(
-        "Hour %s: %d committed part files in %d COPY batches under s3://%s/%s; ignored %d objects %s",
-        hour_start, len(files), len(batches), config.bucket, prefix, len(ignored), ignored[:10],
+        "Hour %s: %d finished part files in %d COPY batches under s3://%s/%s; %d known by-products; "
+        "%d unexpected objects %s",
+        hour_start, len(files), len(batches), config.bucket, prefix, len(objects.byproducts),
+        len(objects.unexpected), list(objects.unexpected[:10]),
     )  # fmt: skip
-    listing = HourListing(hour_start, config.hour_path(hour), files, batches, ignored)
+    listing = HourListing(
+        hour_start, config.hour_path(hour), files, batches, list(objects.byproducts), list(objects.unexpected),
+        dict(completion or {}),
+    )  # fmt: skip
     return asdict(listing)
 
 
@@ -231,13 +245,16 @@ def copy_hour(
     return report
 
 
-def load_partition(s3_hook: Any, conn_id: str, hour_start: str, dag_run: Any, config: IngestConfig) -> dict[str, Any]:
+def load_partition(
+    s3_hook: Any, conn_id: str, hour_start: str, dag_run: Any, config: IngestConfig,
+    completion: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The `load_partition` task: list the hour's committed part files, load exactly those (one transaction),
     then register the hour's files in the external table. A retry does it all again: the load replaces the
     hour whole and the refresh is idempotent."""
     from include.event_log.snowflake_objects import refresh_external_table
 
-    listing = list_committed_part_files(s3_hook, hour_start, config)
+    listing = list_committed_part_files(s3_hook, hour_start, config, completion)
     report = copy_hour(conn_id, s3_hook, listing, dag_run.run_id, config, dag_id=dag_run.dag_id)
     statuses = refresh_external_table(conn_id, sub_path=listing["hour_path"])
     return {"listing": listing, "report": asdict(report), "external_table": statuses}

@@ -1,36 +1,132 @@
-"""The sensor that waits for an hour's `_SUCCESS`, deferred to the triggerer while it waits."""
+"""Wait for an hour to be complete: the first step of an hour's load.
+
+What "complete" means is the hour layout's (include/event_log/hour_layout.py): committed by `_SUCCESS`,
+or, for sinks that write none, a later hour holds a finished part file and the quiet period has passed;
+an hour without a folder is complete and empty once a later hour is complete (no timeout, no alert).
+
+`hour_completion` reads only what it needs from S3 (the hour's folder; the folders of later hours of the
+same and the next UTC day, nearest first, while they can still decide) through the Amazon provider's
+async S3 hook. The sensor checks once in the worker, then defers to the triggerer
+(plugins/event_log_hour_trigger.py), which runs the same check every poke interval without a worker slot.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
+from include.event_log.hour_layout import Completion, HourCompletion, HourLayout, hour_start, hour_text
 
-class HourCommittedSensor(S3KeySensor):
-    """S3KeySensor on one hour's `_SUCCESS` whose timeout says which hour was never committed.
+ListKeys = Callable[[str], Awaitable[list[str]]]
+ListFolders = Callable[[str], Awaitable[list[str]]]
+HOUR_TRIGGER = "event_log_hour_trigger.HourCompleteTrigger"
 
-    The provider's timeout message only gives a duration; whoever is paged needs the hour and the
-    S3 path to look at, so both are put in the error.
+
+async def hour_completion(
+    layout: HourLayout, hour: datetime | str, list_keys: ListKeys, list_folders: ListFolders, now: datetime
+) -> HourCompletion:
+    """Whether `hour` is complete, reading its folder and, while needed, later hour folders."""
+    hour = hour_start(hour)
+    own_prefix = layout.hour_prefix(hour)
+    folders: dict[datetime, list[str]] = {}
+    if own := await list_keys(own_prefix):
+        folders[hour] = [key.removeprefix(own_prefix) for key in own]
+    if layout.completion is Completion.SUCCESS_FILE and own:
+        return layout.completion_of(hour, folders, now)  # its own folder decides: committed or not yet
+    if layout.completion is Completion.QUIET_PERIOD and now < hour + timedelta(hours=1) + layout.quiet_period:
+        return layout.completion_of(hour, folders, now)  # not over yet, whatever later hours hold
+    for day in (hour, hour + timedelta(days=1)):
+        for folder in sorted(await list_folders(layout.day_prefix(day))):
+            later = layout.hour_of_key(folder)
+            if later is None or later <= hour:
+                continue
+            folders[later] = [key.removeprefix(folder) for key in await list_keys(folder)]
+            if (decision := layout.completion_of(hour, folders, now)).complete:
+                return decision
+    return layout.completion_of(hour, folders, now)
+
+
+async def check_hour_completion(
+    aws_conn_id: str | None, bucket: str, layout: HourLayout, hour: datetime | str
+) -> HourCompletion:
+    """`hour_completion` over the bucket, with the provider's async S3 client."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id=aws_conn_id)
+    async with await hook.get_async_conn() as client:
+
+        async def list_keys(prefix: str) -> list[str]:
+            return await hook._list_keys_async(client, bucket, prefix)
+
+        async def list_folders(prefix: str) -> list[str]:
+            return await hook.list_prefixes_async(client, bucket, prefix, "/")
+
+        return await hour_completion(layout, hour, list_keys, list_folders, datetime.now(UTC))
+
+
+class HourCompleteSensor(BaseSensorOperator):
+    """Waits until the hour is complete (committed, or complete and empty); returns how and why.
+
+    Deferrable: it looks once in the worker, then waits in the triggerer. Its timeout means the hour was
+    never completed (Flink down or stalled), and the error names the hour and its S3 folder.
     """
 
-    def _never_committed(self, error: Exception) -> AirflowSensorTimeout:
-        hour_prefix = str(self.bucket_key).removesuffix("_SUCCESS")
-        return AirflowSensorTimeout(
-            f"Hour {hour_prefix.rstrip('/')[-13:]} was never committed: "
-            f"s3://{self.bucket_name}/{self.bucket_key} did not appear within {self.timeout:.0f}s "
-            f"(folder s3://{self.bucket_name}/{hour_prefix}). Is the Flink job running? ({error})"
-        )
+    template_fields = ("hour",)
 
-    def execute(self, context: Any) -> None:
-        try:
-            super().execute(context)
-        except AirflowSensorTimeout as error:
-            raise self._never_committed(error) from error
+    def __init__(
+        self, *, hour: str, bucket: str, layout: HourLayout, aws_conn_id: str | None, deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(**kwargs)
+        self.hour, self.bucket, self.layout = hour, bucket, layout
+        self.aws_conn_id, self.deferrable = aws_conn_id, deferrable
+
+    def _completion(self) -> HourCompletion:
+        return asyncio.run(check_hour_completion(self.aws_conn_id, self.bucket, self.layout, self.hour))
+
+    def poke(self, context: Any) -> PokeReturnValue | bool:
+        completion = self._completion()
+        self.log.info("Hour %s: %s (%s)", self.hour, completion.state.value, completion.reason)
+        return PokeReturnValue(is_done=True, xcom_value=completion.as_dict()) if completion.complete else False
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as error:
+                raise self._never_completed(error) from error
+        if done := self.poke(context):
+            return done.xcom_value
+        from event_log_hour_trigger import HourCompleteTrigger
+
+        self.defer(
+            trigger=HourCompleteTrigger(
+                hour=self.hour, bucket=self.bucket, layout=self.layout.as_dict(), aws_conn_id=self.aws_conn_id,
+                poke_interval=self.poke_interval,
+            ),
+            timeout=timedelta(seconds=self.timeout),
+            method_name="execute_complete",
+        )  # fmt: skip
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        self.log.info("Hour %s: %s (%s)", self.hour, event["state"], event["reason"])
+        return event
+
+    def _never_completed(self, error: Exception) -> AirflowSensorTimeout:
+        folder = self.layout.hour_uri(self.bucket, hour_start(self.hour))
+        how = "its _SUCCESS" if self.layout.completion is Completion.SUCCESS_FILE else "a later hour's part files"
+        return AirflowSensorTimeout(
+            f"Hour {hour_text(hour_start(self.hour))} was never completed: {how} did not appear within "
+            f"{self.timeout:.0f}s (folder {folder}). Is the Flink job running? ({error})"
+        )
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any):
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except AirflowSensorTimeout as error:
-            raise self._never_committed(error) from error
+            raise self._never_completed(error) from error

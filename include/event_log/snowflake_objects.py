@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from include.event_log.config import PART_FILE_PATTERN
 from include.event_log.declarations import EventLogObjects, event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import run_statements
@@ -20,7 +19,7 @@ def creation_statements(objects: EventLogObjects) -> list[tuple[str, dict[str, A
     statements: list[tuple[str, dict[str, Any]]] = [
         (render_sql("objects/create_schema.sql", database=db, schema=schema), {}) for db, schema in sorted(schemas)
     ]
-    pattern = objects.external_table.pattern or f".*{PART_FILE_PATTERN.pattern}"
+    pattern = objects.external_table.pattern
     statements += [
         (render_sql("objects/create_file_format.sql", **context), {"description": objects.file_format.description}),
         (

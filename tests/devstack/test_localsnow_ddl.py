@@ -37,6 +37,13 @@ COVERED = {
     "checks/duplicate_ids_across_hours.sql",
     "checks/event_types_in_hour.sql",
     "checks/fields_in_hour.sql",
+    "ingest/insert_hour_change.sql",
+    "modeling/select_pending_changes.sql",
+    "modeling/select_run_changes.sql",
+    "modeling/insert_build.sql",
+    "modeling/finish_build.sql",
+    "modeling/mark_changes_modeled.sql",
+    "modeling/select_builds.sql",
 }
 
 
@@ -86,28 +93,34 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, mon
         for table in tables.values():
             cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
 
-    hour = "2025/08/01/03/"
-    put_lines(hour + "part-1111-0-1.jsonl", [json.dumps({"event_log_id": 1, "dagster_event_type": "STEP_START"})])
+    # The lander's layout (the package default): Hive-style folders, part files without an extension.
+    hour = "dt=2025-08-01/hr=03/"
     put_lines(
-        hour + "part-2222-1-1.jsonl.gz",
+        hour + "part-1111aaaa-0000-0000-0000-000000000000-0-1",
+        [json.dumps({"event_log_id": 1, "dagster_event_type": "STEP_START"})],
+    )
+    put_lines(
+        hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz",
         [json.dumps({"event_log_id": i, "dagster_event_type": "STEP_SUCCESS"}) for i in (2, 3)],
     )
-    put_lines(hour + "part-3333-0-2.inprogress.abcd", [json.dumps({"event_log_id": 4})])
+    put_lines(
+        hour + ".part-3333cccc-0000-0000-0000-000000000000-0-2.inprogress.abcd", [json.dumps({"event_log_id": 4})]
+    )
     s3_client.put_object(Bucket=bucket, Key=f"{PREFIX}/{hour}_SUCCESS", Body=b"")
 
     refresh = render("objects/refresh_external_table.sql", **objects, sub_path=hour)
     refreshed = cur.execute(refresh, {"sub_path": hour}).fetchall()
     assert sorted((r[0], r[1]) for r in refreshed) == [
-        (hour + "part-1111-0-1.jsonl", "REGISTERED_NEW"),
-        (hour + "part-2222-1-1.jsonl.gz", "REGISTERED_NEW"),
+        (hour + "part-1111aaaa-0000-0000-0000-000000000000-0-1", "REGISTERED_NEW"),
+        (hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz", "REGISTERED_NEW"),
     ]
     assert cur.execute(
         f"SELECT EVENT_LOG_ID, DAGSTER_EVENT_TYPE, FILENAME FROM {ext.fqn} "
         "WHERE REPLICATION_HOUR = '2025-08-01 03:00:00' ORDER BY 1"
     ).fetchall() == [
-        (1, "STEP_START", hour + "part-1111-0-1.jsonl"),
-        (2, "STEP_SUCCESS", hour + "part-2222-1-1.jsonl.gz"),
-        (3, "STEP_SUCCESS", hour + "part-2222-1-1.jsonl.gz"),
+        (1, "STEP_START", hour + "part-1111aaaa-0000-0000-0000-000000000000-0-1"),
+        (2, "STEP_SUCCESS", hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz"),
+        (3, "STEP_SUCCESS", hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz"),
     ]
 
     # Without a sub-path: the whole location, where nothing changed since.
@@ -116,7 +129,7 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, mon
     params = {
         "replication_hour": "2025-08-01 03:00:00",
         "run_id": "scheduled__2025-08-01T04:00:00+00:00",
-        "files": ("part-1111-0-1.jsonl", "part-2222-1-1.jsonl.gz"),
+        "files": ("part-1111aaaa-0000-0000-0000-000000000000-0-1", "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz"),
         "loaded_at": "2025-08-01 04:01:00",
     }
     for _ in range(2):  # a re-run of the hour ends with each event once
@@ -131,9 +144,27 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, mon
         f"SELECT RECORD:event_log_id::NUMBER, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, AIRFLOW_RUN_ID "
         f"FROM {raw.fqn} ORDER BY 1"
     ).fetchall() == [
-        (1, hour + "part-1111-0-1.jsonl", 1, datetime.datetime(2025, 8, 1, 3), params["run_id"]),
-        (2, hour + "part-2222-1-1.jsonl.gz", 1, datetime.datetime(2025, 8, 1, 3), params["run_id"]),
-        (3, hour + "part-2222-1-1.jsonl.gz", 2, datetime.datetime(2025, 8, 1, 3), params["run_id"]),
+        (
+            1,
+            hour + "part-1111aaaa-0000-0000-0000-000000000000-0-1",
+            1,
+            datetime.datetime(2025, 8, 1, 3),
+            params["run_id"],
+        ),
+        (
+            2,
+            hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz",
+            1,
+            datetime.datetime(2025, 8, 1, 3),
+            params["run_id"],
+        ),
+        (
+            3,
+            hour + "part-2222bbbb-0000-0000-0000-000000000000-1-1.gz",
+            2,
+            datetime.datetime(2025, 8, 1, 3),
+            params["run_id"],
+        ),
     ]
 
 
@@ -184,3 +215,49 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
         "SELECT CHECK_NAME, STATUS, OBSERVED, EXPECTED, DETAILS, REPLICATION_HOUR FROM "
         + objects["check_results_table"].fqn
     ).fetchall() == [("new_fields", "warn", 1, 0, '{"fields": {"extra_field": 3}}', datetime.datetime(2025, 8, 1, 3))]
+
+
+def test_modeling_state_sql_runs_unchanged(localsnow, bucket, monkeypatch):
+    """Loads record their hour; a build reads what is pending, marks exactly what it read, and a change that
+    committed during the build stays pending for the next one."""
+    objects = declaration(bucket, monkeypatch)
+    tables = objects.pop("tables")
+    conn = localsnow.connect()
+    cur = conn.cursor()
+    for table in (tables["hour_changes"], tables["model_builds"]):
+        cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
+
+    def change(load_id: str, hour: str, run_id: str) -> dict:
+        return {"load_id": load_id, "replication_hour": f"2025-08-01 {hour}:00:00",
+                "changed_at": f"2025-08-01 {hour}:05:00", "dag_id": "event_log_ingest", "run_id": run_id,
+                "rows_loaded": 10, "rows_replaced": 0, "files_loaded": 2}  # fmt: skip
+
+    def pending() -> list[tuple]:
+        return [(r[0], r[4]) for r in cur.execute(render("modeling/select_pending_changes.sql", **objects)).fetchall()]
+
+    insert = render("ingest/insert_hour_change.sql", **objects)
+    cur.execute(insert, change("a", "03", "run-3"))
+    cur.execute(insert, change("b", "05", "run-5"))
+    assert pending() == [("a", "run-3"), ("b", "run-5")]
+
+    build = {"build_id": "B1", "dag_id": "event_log_ingest", "run_id": "run-5", "try_number": 1,
+             "started_at": "2025-08-01 06:00:00", "hours": 2, "first_hour": "2025-08-01 03:00:00",
+             "last_hour": "2025-08-01 05:00:00", "changes": 2, "details": '{"hours": []}'}  # fmt: skip
+    cur.execute(render("modeling/insert_build.sql", **objects), build)
+    cur.execute(insert, change("c", "05", "run-5b"))  # committed while B1 builds
+    cur.execute(
+        render("modeling/finish_build.sql", **objects),
+        {"build_id": "B1", "finished_at": "2025-08-01 06:01:00", "status": "success", "details": "{}"},
+    )
+    cur.execute(
+        render("modeling/mark_changes_modeled.sql", **objects),
+        {"build_id": "B1", "modeled_at": "2025-08-01 06:01:00", "load_ids": ("a", "b")},
+    )
+    assert cur.rowcount == 2
+    assert pending() == [("c", "run-5b")], "the change that committed during the build waits for the next one"
+    run_changes = cur.execute(
+        render("modeling/select_run_changes.sql", **objects), {"dag_id": "event_log_ingest", "run_id": "run-5"}
+    ).fetchall()
+    assert [(r[0], r[5]) for r in run_changes] == [("b", "B1")]
+    builds = cur.execute(render("modeling/select_builds.sql", **objects), {"build_ids": ("B1",)}).fetchall()
+    assert [(b[0], b[2], b[6], b[7]) for b in builds] == [("B1", "run-5", "success", 2)]

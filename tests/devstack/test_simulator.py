@@ -5,6 +5,7 @@ Names and shapes are checked against regexes written here from the spec, not the
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -18,16 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from devstack import simulator
 from devstack.simulator import (
     EVENT_TYPES,
-    SimulationOptions,
     event_stream,
     late_event_stream,
-    read_landed_events,
-    read_landed_hour,
     recommit_late,
     simulate,
 )
+
+# Most tests here check the plain layout (YYYY/MM/DD/HH/, .jsonl, empty hours committed with _SUCCESS);
+# a test about the hive layout (the package's default) names it.
+SimulationOptions = functools.partial(simulator.SimulationOptions, layout="plain")
+read_landed_hour = functools.partial(simulator.read_landed_hour, layout="plain")
+read_landed_events = functools.partial(simulator.read_landed_events, layout="plain")
 
 END = datetime(2025, 8, 1, 6, tzinfo=UTC)
 H = [END - timedelta(hours=6 - i) for i in range(6)]  # 00:00 .. 05:00
@@ -584,6 +589,8 @@ def test_cli_creates_the_bucket_and_prints_the_manifest(s3_client, s3_endpoint_u
             "--gzip",
             "--empty-hour",
             "2025-08-01T05:00Z",
+            "--layout",
+            "plain",
             "--summary",
         ],
         cwd=root,

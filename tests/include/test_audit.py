@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
-import httpx
 import pytest
 
 from include.event_log.audit import (
+    CHANGED_NOT_MODELED,
     CHANGED_SINCE_LOADED,
     COMMITTED_NOT_LOADED,
     NEVER_COMMITTED,
@@ -18,11 +17,11 @@ from include.event_log.audit import (
     HourLoad,
     audit_hours,
     list_window_objects,
-    loads_from_ingest_runs,
-    loads_from_raw_rows,
+    loads_from_warehouse,
     reload_commands,
 )
 from include.event_log.config import IngestConfig
+from include.event_log.hour_layout import HourLayout, HourState, Layout
 
 DAY = datetime(2025, 8, 5, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -73,8 +72,8 @@ def test_a_window_committed_and_loaded_records_one_pass():
 
 def test_committed_hours_without_a_load_are_not_loaded():
     s3 = {h(0): committed(0, 0, 1), h(1): committed(1), h(2): committed(2, 0), h(3): committed(3)}
-    # Hour 3 is committed empty and an ingest run covers it: loaded, though it has no row.
-    loads = {h(2): loaded(2, 0), h(3): HourLoad(loaded_at=h(4) + timedelta(minutes=7), source="run")}
+    # Hour 3 is committed empty and loaded: a change row, though no raw row.
+    loads = {h(2): loaded(2, 0), h(3): HourLoad(loaded_at=h(4) + timedelta(minutes=7), source="changes")}
     report = audit(s3, loads)
     assert by_kind(report) == {COMMITTED_NOT_LOADED: [0, 1], CHANGED_SINCE_LOADED: [], NEVER_COMMITTED: []}
     first, empty = report.findings
@@ -97,8 +96,8 @@ def test_committed_hours_without_a_load_are_not_loaded():
             loaded(0, 0, 1),
             "rewritten_files",
         ),
-        # An hour committed empty and loaded by a run, then re-opened by late part files.
-        (committed(0, 0), HourLoad(loaded_at=h(1) + timedelta(minutes=10), source="run"), "new_files"),
+        # An hour committed empty and loaded (a change row, no raw row), then re-opened by late part files.
+        (committed(0, 0), HourLoad(loaded_at=h(1) + timedelta(minutes=10), source="changes"), "new_files"),
     ],
     ids=["late-part-file", "loaded-file-gone", "success-after-load", "part-file-rewritten", "empty-hour-reopened"],
 )
@@ -178,78 +177,64 @@ def test_the_failure_message_lists_the_hours_of_each_kind_and_the_commands():
         COMMITTED_NOT_LOADED: [h(2).isoformat()],
         CHANGED_SINCE_LOADED: [h(1).isoformat()],
         NEVER_COMMITTED: [h(3).isoformat(), h(4).isoformat()],
+        CHANGED_NOT_MODELED: [],
     }
     assert as_xcom["message"] == message
 
 
-def test_raw_rows_give_one_load_per_hour_named_inside_the_hour_folder():
-    rows = [
+def test_the_warehouse_gives_one_load_per_hour_named_inside_the_hour_folder():
+    file_rows = [
         (datetime(2025, 8, 5, 1), "2025/08/05/01/" + PART.format(0), datetime(2025, 8, 5, 2, 10, 1), 40),
         (datetime(2025, 8, 5, 1), PART.format(1), datetime(2025, 8, 5, 2, 10, 0), 2),
+        (datetime(2025, 8, 5, 5), "dt=2025-08-05/hr=05/" + PART.format(3), datetime(2025, 8, 5, 6, 1), 7),
     ]
-    assert loads_from_raw_rows(rows) == {
-        h(1): HourLoad(datetime(2025, 8, 5, 2, 10, tzinfo=UTC), frozenset({PART.format(0), PART.format(1)}), 42)
+    # Hour 1's latest load (a re-load) and hour 3, committed empty: a change row but no raw row.
+    change_rows = [
+        (datetime(2025, 8, 5, 1), datetime(2025, 8, 5, 4)),
+        (datetime(2025, 8, 5, 3), datetime(2025, 8, 5, 4)),
+    ]
+    loads = loads_from_warehouse(file_rows, change_rows)
+    assert loads == {
+        h(1): HourLoad(h(4), frozenset({PART.format(0), PART.format(1)}), 42, "hour-changes table"),
+        h(3): HourLoad(h(4), frozenset(), 0, "hour-changes table"),
+        # Loaded before the hour-changes table existed: its rows' earliest load time.
+        h(5): HourLoad(datetime(2025, 8, 5, 6, 1, tzinfo=UTC), frozenset({PART.format(3)}), 7, "raw table"),
     }
 
 
-def _event(run, dag_id="event_log_ingest", timestamp=None):
-    return SimpleNamespace(
-        source_dag_id=dag_id, source_run_id=run.run_id, source_dag_run=run, timestamp=timestamp or h(30)
-    )
-
-
-def _run(run_id, start, end, state="success"):
-    return SimpleNamespace(run_id=run_id, state=state, data_interval_start=start, data_interval_end=end)
-
-
-def test_successful_ingest_runs_load_the_hours_of_their_data_interval():
-    events = [
-        _event(_run("scheduled__1", h(1), h(2))),
-        _event(_run("backfill__2-4", h(2), h(5))),  # one run of three hours, two of them in the window
-        _event(_run("manual__6", h(6), h(7), state="failed")),
-        _event(_run("other", h(0), h(1)), dag_id="snowflake_objects"),
-        _event(_run("manual__0", h(0), h(1)), timestamp=h(3)),
-        _event(_run("manual__0b", h(0), h(1)), timestamp=h(9)),
+def test_a_change_not_modeled_past_the_grace_is_a_finding_with_a_command():
+    s3 = {h(n): committed(n, 0) for n in range(3)}
+    loads = {h(n): loaded(n, 0) for n in range(3)}
+    pending = {h(1): h(2) + timedelta(minutes=10), h(2): NOW - timedelta(minutes=5)}  # hour 2: within the grace
+    report = audit_hours(h(0), h(3), s3, loads, NOW, GRACE, pending)
+    assert [(f.kind, f.hour) for f in report.findings] == [(CHANGED_NOT_MODELED, h(1))]
+    assert report.model_commands == [
+        "airflow tasks clear event_log_ingest -t '^dbt_models[.]' -s 2025-08-05T01:00:00+00:00 "
+        "-e 2025-08-05T01:00:00+00:00 -y"
     ]
-    loads = loads_from_ingest_runs(events, h(0), h(4))
-    assert sorted(loads) == [h(0), h(1), h(2), h(3)]
-    assert loads[h(0)].loaded_at == h(9), "the latest successful load of an hour counts"
-    assert loads[h(0)].files == frozenset() and loads[h(0)].source == "event_log_ingest run manual__0b"
+    assert report.model_commands[0] in report.message()
+    assert report.reload_commands == []
 
 
-class _EventOfAGoneRun:
-    """An asset event whose source run was deleted: fetching the run answers 404 (or another error)."""
-
-    source_dag_id, source_run_id, timestamp = "event_log_ingest", "manual__replaced", h(30)
-
-    def __init__(self, status_code: int):
-        self.status_code = status_code
-
-    @property
-    def source_dag_run(self):
-        request = httpx.Request("GET", "http://execution-api/dag-runs/event_log_ingest/manual__replaced")
-        response = httpx.Response(self.status_code, request=request)
-        raise httpx.HTTPStatusError("error", request=request, response=response)
-
-
-def test_events_of_runs_that_are_gone_say_nothing_and_other_errors_are_raised():
-    events = [_EventOfAGoneRun(404), _event(_run("scheduled__1", h(1), h(2)))]
-    assert sorted(loads_from_ingest_runs(events, h(0), h(4))) == [h(1)]
-    with pytest.raises(httpx.HTTPStatusError):
-        loads_from_ingest_runs([_EventOfAGoneRun(500)], h(0), h(4))
-
-
-def test_listing_sorts_each_hour_folder_and_keeps_the_window_only():
-    modified = datetime(2025, 8, 5, 9, tzinfo=UTC)
-    keys = [
-        "event_log/2025/08/05/00/_SUCCESS",
-        f"event_log/2025/08/05/00/{PART.format(0)}",
-        f"event_log/2025/08/05/00/{PART.format(1)}.inprogress.0b9e6c1d-1111-2222-3333-444455556666",
-        f"event_log/2025/08/05/01/{PART.format(2)}",
-        "event_log/2025/08/05/01/nested/part-x.jsonl",
-        "event_log/2025/08/05/05/_SUCCESS",  # after the window
-        "event_log/2025/08/05/not-an-hour",
+def _keys(layout: str) -> list[str]:
+    folder = {"plain": "event_log/2025/08/05/{:02d}/", "hive": "event_log/dt=2025-08-05/hr={:02d}/"}[layout]
+    return [
+        folder.format(0) + "_SUCCESS",
+        folder.format(0) + PART.format(0),
+        folder.format(0) + f".{PART.format(1)}.inprogress.0b9e6c1d-1111-2222-3333-444455556666",
+        folder.format(1) + PART.format(2),
+        folder.format(1) + "nested/part-x.jsonl",
+        # Hour 2 has no folder; hour 3 is committed: hour 2 is complete and empty.
+        folder.format(3) + "_SUCCESS",
+        folder.format(5) + "_SUCCESS",  # after the window
+        "event_log/not-an-hour",
     ]
+
+
+@pytest.mark.parametrize("layout", ["plain", "hive"])
+def test_listing_sorts_each_hour_folder_and_keeps_the_window_only(layout):
+    modified = h(0) + timedelta(minutes=30)  # before every load below
+    keys = _keys(layout)
     prefixes = []
 
     class FakeS3Hook:
@@ -257,15 +242,22 @@ def test_listing_sorts_each_hour_folder_and_keeps_the_window_only():
             prefixes.append((bucket_name, prefix))
             return [{"Key": k, "LastModified": modified} for k in keys if k.startswith(prefix)]
 
-    config = IngestConfig(**{**IngestConfig.from_env().__dict__, "bucket": "b", "prefix": "event_log"})
-    folders = list_window_objects(FakeS3Hook(), config, h(-2), h(2))
-    assert prefixes == [("b", "event_log/2025/08/04/"), ("b", "event_log/2025/08/05/")]
-    assert sorted(folders) == [h(0), h(1)]
-    assert folders[h(0)].success_modified == modified
+    hours = HourLayout(Layout(layout), "event_log")
+    config = IngestConfig(**{**IngestConfig.from_env().__dict__, "bucket": "b", "prefix": "event_log", "layout": hours})
+    folders = list_window_objects(FakeS3Hook(), config, h(-2), h(4), NOW)
+    assert prefixes == [("b", hours.day_prefix(h(-2))), ("b", hours.day_prefix(h(0)))]
+    # Hours -2, -1 and 2 have no folder; the later hours 0 and 3 are committed: complete and empty.
+    assert sorted(folders) == [h(-2), h(-1), h(0), h(1), h(2), h(3)]
+    assert folders[h(-1)].state is HourState.COMPLETE_EMPTY
+    assert folders[h(0)].success_modified == modified and folders[h(0)].state is HourState.COMMITTED
     assert list(folders[h(0)].part_files) == [PART.format(0)]
     assert len(folders[h(0)].other_objects) == 1
     assert not folders[h(1)].committed
     assert folders[h(1)].other_objects == ["nested/part-x.jsonl"]
+    assert folders[h(2)].state is HourState.COMPLETE_EMPTY and folders[h(2)].committed
+    report = audit_hours(h(0), h(4), folders, {h(0): loaded(0, 0), h(3): loaded(3)}, NOW, GRACE)
+    assert by_kind(report) == {COMMITTED_NOT_LOADED: [2], CHANGED_SINCE_LOADED: [], NEVER_COMMITTED: [1]}
+    assert report.findings[1].details["empty_hour"] is True
 
 
 def test_audit_config_from_the_environment(monkeypatch):

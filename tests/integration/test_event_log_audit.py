@@ -3,6 +3,8 @@ audit's findings read back from the check-results table, its XCom and its failur
 
 The other modules' hours are on 2025-08-01 and 2025-08-02. The audit's window here is exactly the six
 hours 2025-08-05 00:00 to 06:00: a run whose data interval ends at 06:00, EVENT_LOG_AUDIT_DAYS=0.25.
+This module lands and reads the plain layout (YYYY/MM/DD/HH/, empty hours committed with `_SUCCESS`
+alone); the other modules use the default, the lander's Hive-style folders.
 """
 
 from __future__ import annotations
@@ -25,14 +27,22 @@ AUDIT_DAG_ID = "event_log_audit"
 
 
 @pytest.fixture(scope="module")
-def ingest_dag(snowflake_objects):
+def plain_layout():
+    """The DAGs read their layout when parsed (and hand it to their tasks): parse them with this one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EVENT_LOG_LAYOUT", "plain")
+        yield
+
+
+@pytest.fixture(scope="module")
+def ingest_dag(snowflake_objects, plain_layout):
     """The load part of event_log_ingest (the load_hour group and what it needs), as test_event_log_ingest
     runs it: the last task of the group and its upstream."""
     return load_dag("event_log_ingest").partial_subset(task_ids=["load_hour.check_hour"], include_upstream=True)
 
 
 @pytest.fixture(scope="module")
-def audit_dag(snowflake_objects):
+def audit_dag(snowflake_objects, plain_layout):
     return load_dag(AUDIT_DAG_ID)
 
 
@@ -94,8 +104,8 @@ def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
     # 00 and 01 loaded, then 01 re-committed late; 02 committed, never loaded; 03 never committed;
     # 04 committed empty, never loaded (no ingest run); 05 has no folder at all (Flink down).
     options = SimulationOptions(
-        bucket=BUCKET, prefix=PREFIX, end_hour=HOURS[5], hours=5, events_per_hour=200, files_per_hour=2,
-        uncommitted_hours=(HOURS[3],), empty_hours=(HOURS[4],), seed=31,
+        bucket=BUCKET, prefix=PREFIX, layout="plain", end_hour=HOURS[5], hours=5, events_per_hour=200,
+        files_per_hour=2, uncommitted_hours=(HOURS[3],), empty_hours=(HOURS[4],), seed=31,
     )  # fmt: skip
     simulate(s3_client, options)
     load_hour(ingest_dag, HOURS[0])
@@ -133,6 +143,7 @@ def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
         "committed_not_loaded": [HOURS[2].isoformat(), HOURS[4].isoformat()],
         "changed_since_loaded": [HOURS[1].isoformat()],
         "never_committed": [HOURS[3].isoformat(), HOURS[5].isoformat()],
+        "changed_not_modeled": [],
     }
     assert report["reload_commands"] == [backfill(HOURS[1], HOURS[2]), backfill(HOURS[4], HOURS[4])]
     details = {(d["kind"], d["hour"]): d for d in report["details"]}
@@ -149,8 +160,8 @@ def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
     s3_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{HOURS[3]:%Y/%m/%d/%H}/_SUCCESS", Body=b"")
     load_hour(ingest_dag, HOURS[3])
     flink_back = SimulationOptions(
-        bucket=BUCKET, prefix=PREFIX, end_hour=HOURS[5] + timedelta(hours=1), hours=1, events_per_hour=200,
-        files_per_hour=2, seed=37,
+        bucket=BUCKET, prefix=PREFIX, layout="plain", end_hour=HOURS[5] + timedelta(hours=1), hours=1,
+        events_per_hour=200, files_per_hour=2, seed=37,
     )  # fmt: skip
     simulate(s3_client, flink_back)
     load_hour(ingest_dag, HOURS[5])

@@ -12,7 +12,11 @@ import pytest
 
 from devstack.simulator import SimulationOptions, read_landed_hour, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
+from include.event_log.hour_layout import HourLayout
 from tests.integration.conftest import hour, load_dag, query
+
+# The layout the DAG reads (EVENT_LOG_LAYOUT, the lander's `hive` by default), which the simulator lands too.
+LAYOUT = HourLayout.from_env()
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -101,6 +105,8 @@ def test_the_hour_report_reaches_xcom_and_the_asset_event(ingest_dag, landed, wa
     assert extra["errors"] == extra["rows_rejected"] == 0
     assert extra["rows_replaced"] == manifest.records, "re-running the hour replaced the earlier load"
     assert {name: check["status"] for name, check in extra["checks"].items()} == {
+        "unexpected_objects_in_hour": "pass",
+        "loadable_files_in_hour": "pass",
         "files_listed_equal_files_loaded": "pass",
         "rows_parsed_equal_loaded_plus_rejected": "pass",
         "raw_rows_equal_rows_loaded": "pass",
@@ -203,23 +209,23 @@ def test_too_many_malformed_lines_fail_the_hour_and_leave_it_as_it_was(s3_client
     simulate(s3_client, options)
     assert run_hour(dag, 5).state == "success"
     good = loaded_lines(raw_rows(warehouse, 5))
-    bad_key = f"{PREFIX}/2025/08/01/05/part-0000dead-0000-0000-0000-00000000beef-0-99.jsonl"
+    bad_key = LAYOUT.hour_prefix(hour(5)) + "part-0000dead-0000-0000-0000-00000000beef-0-99"
     s3_client.put_object(Bucket=BUCKET, Key=bad_key, Body=b'{"event_log_id": 1}\nnot json at all\n')
-    s3_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/2025/08/01/05/_SUCCESS", Body=b"")
+    s3_client.put_object(Bucket=BUCKET, Key=LAYOUT.success_key(hour(5)), Body=b"")
     capfd.readouterr()
     run = run_hour(dag, 5)
     assert run.state == "failed"
     assert loaded_lines(raw_rows(warehouse, 5)) == good, "the rolled-back load left the hour as it was"
     assert [(f.rsplit("/", 1)[-1], line) for f, line, _, _ in rejects(warehouse, 5)] == [
-        ("part-0000dead-0000-0000-0000-00000000beef-0-99.jsonl", 2)
+        ("part-0000dead-0000-0000-0000-00000000beef-0-99", 2)
     ], "the rejected line is kept even though the load rolled back"
     task_log = "".join(capfd.readouterr())
-    assert "part-0000dead-0000-0000-0000-00000000beef-0-99.jsonl line 2" in task_log
+    assert "part-0000dead-0000-0000-0000-00000000beef-0-99 line 2" in task_log
     s3_client.delete_object(Bucket=BUCKET, Key=bad_key)
 
 
 def test_unknown_event_types_new_fields_and_duplicates_are_kept_and_counted(ingest_dag, s3_client, warehouse):
-    folder = f"{PREFIX}/2025/08/01/12/"
+    folder = LAYOUT.hour_prefix(hour(12))
     known = {"event_log_id": 900001, "organization_id": 1, "deployment_id": 1, "run_id": None,
              "dagster_event_type": "STEP_START", "event_data": "{}", "created_at": "2025-08-01T12:00:01Z"}  # fmt: skip
     novel = {**known, "event_log_id": 900002, "dagster_event_type": "RUN_QUEUED", "tenant_tier": "gold"}
@@ -250,7 +256,7 @@ def test_gzip_part_files_load(ingest_dag, s3_client, warehouse):
         gzip=True, seed=13,
     )  # fmt: skip
     manifest = simulate(s3_client, options)
-    assert all(f.key.endswith(".jsonl.gz") for f in manifest.hours[0].part_files)
+    assert all(f.key.endswith(".gz") for f in manifest.hours[0].part_files)
     assert run_hour(ingest_dag, 7).state == "success"
     assert loaded_lines(raw_rows(warehouse, 7)) == expected_lines(s3_client, 7)
 

@@ -27,6 +27,7 @@ from devstack.isolated import wait_until
 from devstack.ports import LOOPBACK
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 from devstack.stack import BUCKET, PREFIX, _group_alive
+from include.event_log.hour_layout import HourLayout, Layout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
@@ -162,7 +163,7 @@ def test_an_uncommitted_hour_fires_the_deadline_callback(scenario):
     run_id, _, status, details, _ = row
     details = json.loads(details)
     assert (run_id, status) == (run.dag_run_id, "fail")
-    folder = f"s3://{BUCKET}/{PREFIX}/{scenario.hour:%Y/%m/%d/%H}/"
+    folder = HourLayout(Layout.HIVE, PREFIX).hour_uri(BUCKET, scenario.hour)
     assert details["s3_folders"] == [folder]
     assert datetime.fromisoformat(details["deadline_time"]) == scenario.deadline
     assert str(api.runs.get_dag_run("event_log_ingest", run.dag_run_id).state.value) == "running"
@@ -211,7 +212,7 @@ def test_committing_the_hour_lets_the_run_finish_without_duplicates(scenario):
     assert scenario.ingest_run_id, "needs the run of the previous step"
     live = scenario.live
     s3 = live.s3()
-    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{scenario.hour:%Y/%m/%d/%H}/_SUCCESS", Body=b"")
+    s3.put_object(Bucket=BUCKET, Key=HourLayout(Layout.HIVE, PREFIX).success_key(scenario.hour), Body=b"")
     (run,) = scenario.api.wait_for_runs("event_log_ingest", {scenario.ingest_run_id}, timeout=600)
     assert str(run.state.value) == "success"
 

@@ -49,7 +49,7 @@ CONTEXT = {
 }
 KWARGS = {
     "bucket": "flink-event-log",
-    "prefix": "event_log",
+    "layout": {"layout": "hive", "prefix": "event_log", "completion": "success_file", "quiet_period_seconds": 900.0},
     "snowflake_conn_id": "snowflake_event_log",
     "smtp_conn_id": "smtp_event_log",
     "slack_conn_id": "slack_event_log",
@@ -211,7 +211,7 @@ def test_a_miss_is_logged_recorded_and_sent_by_email_and_slack(monkeypatch, reco
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(errors) == 1
     for expected in ("event_log_ingest", CONTEXT["dag_run"]["dag_run_id"], "2025-08-01 03:00 UTC",
-                     "s3://flink-event-log/event_log/2025/08/01/03/", "2025-08-01 04:45:00 UTC", "_SUCCESS",
+                     "s3://flink-event-log/event_log/dt=2025-08-01/hr=03/", "2025-08-01 04:45:00 UTC", "_SUCCESS",
                      "airflow tasks clear event_log_ingest"):  # fmt: skip
         assert expected in errors[0], expected
 
@@ -219,15 +219,15 @@ def test_a_miss_is_logged_recorded_and_sent_by_email_and_slack(monkeypatch, reco
     assert (conn_id, dag_id, run_id) == ("snowflake_event_log", "event_log_ingest", CONTEXT["dag_run"]["dag_run_id"])
     (result,) = results
     assert (result.check_name, result.status, result.replication_hour) == ("deadline_missed", "fail", HOUR)
-    assert result.details["s3_folders"] == ["s3://flink-event-log/event_log/2025/08/01/03/"]
+    assert result.details["s3_folders"] == ["s3://flink-event-log/event_log/dt=2025-08-01/hr=03/"]
     assert result.details["deadline_time"] == "2025-08-01T04:45:00+00:00"
 
     (email,) = [message_from_bytes(raw, policy=policy.default) for raw in emails]
     assert email["To"] == "data-oncall@example.com" and email["From"] == "airflow@example.com"
     assert "2025-08-01 03:00 UTC" in email["Subject"]
-    assert "s3://flink-event-log/event_log/2025/08/01/03/" in email.get_body(("html",)).get_content()
+    assert "s3://flink-event-log/event_log/dt=2025-08-01/hr=03/" in email.get_body(("html",)).get_content()
     (post,) = posts
-    assert "2025-08-01 03:00 UTC" in post["text"] and "event_log/2025/08/01/03/" in post["text"]
+    assert "2025-08-01 03:00 UTC" in post["text"] and "event_log/dt=2025-08-01/hr=03/" in post["text"]
 
 
 def test_without_notifier_connections_the_miss_is_logged_and_recorded_only(monkeypatch, recorded, caplog):
@@ -289,7 +289,7 @@ def test_the_objects_callback_names_the_run_and_records_it(monkeypatch, recorded
                     "state": "running"},
         "deadline": {"id": "0190-deadline", "deadline_time": "2025-08-01T04:00:00+00:00"},
     }  # fmt: skip
-    kwargs = {k: v for k, v in KWARGS.items() if k not in ("bucket", "prefix")}
+    kwargs = {k: v for k, v in KWARGS.items() if k not in ("bucket", "layout")}
     with caplog.at_level(logging.INFO, logger="event_log_deadlines"):
         outcome = asyncio.run(event_log_deadlines.objects_deadline_missed(context=context, **kwargs))
     assert "slack sent" in outcome
