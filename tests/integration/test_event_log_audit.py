@@ -3,8 +3,7 @@ audit's findings read back from the check-results table, its XCom and its failur
 
 The other modules' hours are on 2025-08-01 and 2025-08-02. The audit's window here is exactly the six
 hours 2025-08-05 00:00 to 06:00: a run whose data interval ends at 06:00, EVENT_LOG_AUDIT_DAYS=0.25.
-This module lands and reads the plain layout (YYYY/MM/DD/HH/, empty hours committed with `_SUCCESS`
-alone); the other modules use the default, the lander's Hive-style folders.
+Hours are in the lander's layout (Hive-style folders; an hour without events has no folder).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pytest
 
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
+from include.event_log.hour_layout import HourLayout
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -27,22 +27,14 @@ AUDIT_DAG_ID = "event_log_audit"
 
 
 @pytest.fixture(scope="module")
-def plain_layout():
-    """The DAGs read their layout when parsed (and hand it to their tasks): parse them with this one."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EVENT_LOG_LAYOUT", "plain")
-        yield
-
-
-@pytest.fixture(scope="module")
-def ingest_dag(snowflake_objects, plain_layout):
+def ingest_dag(snowflake_objects):
     """The load part of event_log_ingest (the load_hour group and what it needs), as test_event_log_ingest
     runs it: the last task of the group and its upstream."""
     return load_dag("event_log_ingest").partial_subset(task_ids=["load_hour.check_hour"], include_upstream=True)
 
 
 @pytest.fixture(scope="module")
-def audit_dag(snowflake_objects, plain_layout):
+def audit_dag(snowflake_objects):
     return load_dag(AUDIT_DAG_ID)
 
 
@@ -101,10 +93,11 @@ def backfill(first: datetime, last: datetime) -> str:
 def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
     ingest_dag, audit_dag, s3_client, warehouse, monkeypatch, capfd
 ):
-    # 00 and 01 loaded, then 01 re-committed late; 02 committed, never loaded; 03 never committed;
-    # 04 committed empty, never loaded (no ingest run); 05 has no folder at all (Flink down).
+    # 00 and 01 loaded, then 01 re-committed late; 02 committed, never loaded; 03 never committed (its folder
+    # has part files but no _SUCCESS); 04 had no event, so no folder, and 05 is committed: 04 is complete and
+    # empty, but no run loaded it; 05 committed, never loaded.
     options = SimulationOptions(
-        bucket=BUCKET, prefix=PREFIX, layout="plain", end_hour=HOURS[5], hours=5, events_per_hour=200,
+        bucket=BUCKET, prefix=PREFIX, end_hour=HOURS[5] + timedelta(hours=1), hours=6, events_per_hour=200,
         files_per_hour=2, uncommitted_hours=(HOURS[3],), empty_hours=(HOURS[4],), seed=31,
     )  # fmt: skip
     simulate(s3_client, options)
@@ -123,48 +116,40 @@ def test_the_audit_finds_each_kind_of_gap_then_passes_once_reloaded(
     assert task_states(run) == {"audit_hours": "success", "fail_on_findings": "failed"}
     assert recorded(warehouse, run.run_id) == {
         ("changed_since_loaded", "fail"): [HOURS[1]],
-        ("committed_not_loaded", "fail"): [HOURS[2], HOURS[4]],
-        ("never_committed", "fail"): [HOURS[3], HOURS[5]],
+        ("committed_not_loaded", "fail"): [HOURS[2], HOURS[4], HOURS[5]],
+        ("never_committed", "fail"): [HOURS[3]],
     }
     failure = failure_message(task_log)
-    assert "Committed but not loaded (2): 2025-08-05T02:00Z, 2025-08-05T04:00Z" in failure
+    assert "Committed but not loaded (3): 2025-08-05T02:00Z, 2025-08-05T04:00Z, 2025-08-05T05:00Z" in failure
     assert "Changed since loaded (late data) (1): 2025-08-05T01:00Z" in failure
-    assert "Never committed (2): 2025-08-05T03:00Z, 2025-08-05T05:00Z" in failure
+    assert "Never committed (1): 2025-08-05T03:00Z" in failure
     reload, when_committed = failure.split("Never committed: ")
     assert reload.count("airflow backfill create") == 2
     assert backfill(HOURS[1], HOURS[2]) in reload
-    assert backfill(HOURS[4], HOURS[4]) in reload
-    assert when_committed.count("airflow backfill create") == 2
+    assert backfill(HOURS[4], HOURS[5]) in reload
+    assert when_committed.count("airflow backfill create") == 1
     assert backfill(HOURS[3], HOURS[3]) in when_committed
-    assert backfill(HOURS[5], HOURS[5]) in when_committed
 
     report = audit_report(run)
     assert report["findings"] == {
-        "committed_not_loaded": [HOURS[2].isoformat(), HOURS[4].isoformat()],
+        "committed_not_loaded": [HOURS[2].isoformat(), HOURS[4].isoformat(), HOURS[5].isoformat()],
         "changed_since_loaded": [HOURS[1].isoformat()],
-        "never_committed": [HOURS[3].isoformat(), HOURS[5].isoformat()],
+        "never_committed": [HOURS[3].isoformat()],
         "changed_not_modeled": [],
     }
-    assert report["reload_commands"] == [backfill(HOURS[1], HOURS[2]), backfill(HOURS[4], HOURS[4])]
+    assert report["reload_commands"] == [backfill(HOURS[1], HOURS[2]), backfill(HOURS[4], HOURS[5])]
     details = {(d["kind"], d["hour"]): d for d in report["details"]}
     changed = details[("changed_since_loaded", HOURS[1].isoformat())]
     assert changed["files"]["new"] == [f.key.rsplit("/", 1)[-1] for f in late.part_files]
     assert changed["recommitted_after_load"] is True
     assert details[("committed_not_loaded", HOURS[4].isoformat())]["empty_hour"] is True
     assert details[("never_committed", HOURS[3].isoformat())]["folder_present"] is True
-    assert details[("never_committed", HOURS[5].isoformat())]["folder_present"] is False
 
-    # Re-load what the audit flagged; Flink commits 03 and lands 05; load those too.
-    for hour in (HOURS[1], HOURS[2], HOURS[4]):
+    # Re-load what the audit flagged; Flink commits 03; load it too.
+    for hour in (HOURS[1], HOURS[2], HOURS[4], HOURS[5]):
         load_hour(ingest_dag, hour)
-    s3_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{HOURS[3]:%Y/%m/%d/%H}/_SUCCESS", Body=b"")
+    s3_client.put_object(Bucket=BUCKET, Key=HourLayout.from_env().success_key(HOURS[3]), Body=b"")
     load_hour(ingest_dag, HOURS[3])
-    flink_back = SimulationOptions(
-        bucket=BUCKET, prefix=PREFIX, layout="plain", end_hour=HOURS[5] + timedelta(hours=1), hours=1,
-        events_per_hour=200, files_per_hour=2, seed=37,
-    )  # fmt: skip
-    simulate(s3_client, flink_back)
-    load_hour(ingest_dag, HOURS[5])
 
     run = run_audit(audit_dag, monkeypatch)
     assert run.state == "success"
