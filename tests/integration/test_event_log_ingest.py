@@ -273,3 +273,26 @@ def test_more_than_one_copy_batch_per_hour(ingest_dag, s3_client, warehouse, mon
     assert run_hour(ingest_dag, 8).state == "success"
     assert loaded_lines(raw_rows(warehouse, 8)) == expected_lines(s3_client, 8)
     assert len(raw_rows(warehouse, 8)) == manifest.records
+
+
+def test_a_committed_hour_of_files_the_package_cannot_load_fails_naming_them(
+    snowflake_objects, s3_client, warehouse, capfd
+):
+    """Never silent: objects that are neither finished part files nor known Flink by-products fail the hour's
+    checks with their names; a hour of nothing loadable is counted, not an ordinary success."""
+    dag = load_dag("event_log_ingest").partial_subset(task_ids=["load_hour.check_hour"], include_upstream=True)
+    folder = LAYOUT.hour_prefix(hour(13))
+    strays = ["events-2025-08-01T13.json", "nested/part-00000000-0000-0000-0000-0000000000bb-0-0"]
+    for name in strays:
+        s3_client.put_object(Bucket=BUCKET, Key=folder + name, Body=b'{"event_log_id": 1}\n')
+    s3_client.put_object(Bucket=BUCKET, Key=folder + "_SUCCESS", Body=b"")
+    capfd.readouterr()
+    run = run_hour(dag, 13)
+    assert run.state == "failed"
+    assert raw_rows(warehouse, 13) == [], "nothing loadable, nothing loaded"
+    checks = checks_of(warehouse, run.run_id)
+    assert checks["unexpected_objects_in_hour"][:2] == ("fail", 2)
+    assert checks["unexpected_objects_in_hour"][2]["objects"] == sorted(strays)
+    assert checks["loadable_files_in_hour"][:2] == ("warn", 0)
+    task_log = "".join(capfd.readouterr())
+    assert "unexpected_objects_in_hour" in task_log and all(name in task_log for name in strays)
