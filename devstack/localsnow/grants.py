@@ -70,13 +70,18 @@ def handler(expression: exp.Expr, sql: str) -> Callable[[FakeSnowflakeCursor, Ca
     if isinstance(expression, (exp.Grant, exp.Revoke)) or (
         isinstance(expression, exp.Command) and expression.name.upper() in ("GRANT", "REVOKE", "SHOW")
     ):
-        if match := _GRANT.fullmatch(sql):
+        text = expression.sql(dialect="snowflake", comments=False)  # the statement without its SQL comments
+        if match := _GRANT.fullmatch(text):
             return lambda cursor, _: _grant_or_revoke(cursor, match)
-        if match := _SHOW.fullmatch(sql):
+        if match := _SHOW.fullmatch(text):
             return lambda cursor, _: _show(cursor, match)
-        if not (isinstance(expression, exp.Command) and expression.name.upper() == "SHOW"):
-            raise NotImplementedError(f"{sql.strip()[:80]}")
+        if expression.name.upper() != "SHOW":
+            return lambda cursor, _: _not_implemented(text)
     return None
+
+
+def _not_implemented(text: str) -> bool:
+    raise NotImplementedError(text[:80])
 
 
 def forget(con: duckdb.DuckDBPyConnection, kind: str, obj: tuple[str, ...]) -> None:
