@@ -89,6 +89,12 @@ class IngestConfig:
         return self.hour_prefix(hour_start) + SUCCESS_MARKER
 
 
+def destructive_changes_allowed() -> bool:
+    """EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true: every snowflake_objects run may drop or retype columns of the
+    native tables (README, "Snowflake objects: plan and apply"). Read when a task runs, not at parse time."""
+    return os.environ.get("EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES", "").strip().lower() in ("1", "true", "yes")
+
+
 def is_committed_part_file(key: str) -> bool:
     return PART_FILE_PATTERN.fullmatch(key.rsplit("/", 1)[-1]) is not None
 

@@ -21,6 +21,28 @@ from include.event_log.config import OBJECTS_FILE
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 COLUMN_TYPE = re.compile(r"[A-Z_]+(\(\d+(, ?\d+)?\))?")
 OBJECT_TYPES = {"file_format", "stage", "external_table", "table"}
+# What the declared `role` may be granted on each type of object (Snowflake's privileges, OWNERSHIP aside).
+PRIVILEGES = {
+    "file_format": {"USAGE"},
+    "stage": {"USAGE"},
+    "external_table": {"SELECT", "REFERENCES"},
+    "table": {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"},
+}
+BOOLEAN = frozenset({"TRUE", "FALSE"})
+# The JSON file format options a declaration may set: allowed values, and Snowflake's default, which a live
+# format is compared with when the declaration leaves the option out.
+FILE_FORMAT_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "TYPE": (frozenset({"JSON"}), "JSON"),
+    "COMPRESSION": (frozenset({"AUTO", "GZIP", "BZ2", "BROTLI", "ZSTD", "DEFLATE", "RAW_DEFLATE", "NONE"}), "AUTO"),
+    "ALLOW_DUPLICATE": (BOOLEAN, "FALSE"),
+    "ENABLE_OCTAL": (BOOLEAN, "FALSE"),
+    "IGNORE_UTF8_ERRORS": (BOOLEAN, "FALSE"),
+    "REPLACE_INVALID_CHARACTERS": (BOOLEAN, "FALSE"),
+    "SKIP_BYTE_ORDER_MARK": (BOOLEAN, "TRUE"),
+    "STRIP_NULL_VALUES": (BOOLEAN, "FALSE"),
+    "STRIP_OUTER_ARRAY": (BOOLEAN, "FALSE"),
+    "TRIM_SPACE": (BOOLEAN, "FALSE"),
+}
 # What each declared native table is for; the code finds its tables by purpose, never by name.
 # hour_changes: one row per load that changed an hour of the raw table, and the dbt build that modeled it;
 # model_builds: one row per dbt build of the models (which hours, which changes, how it ended).
@@ -57,6 +79,7 @@ class SnowflakeObject:
     schema: str
     role: str
     description: str
+    privileges: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
     partition_by: tuple[str, ...] = ()
     file_format_options: dict[str, str] = field(default_factory=dict)
@@ -103,6 +126,13 @@ class EventLogObjects:
     def in_creation_order(self) -> list[SnowflakeObject]:
         return [self.file_format, self.stage, self.external_table, *self.tables.values()]
 
+    def schemas(self) -> dict[tuple[str, str], set[str]]:
+        """Each (database, schema) the objects live in, and the roles granted something in it (need USAGE)."""
+        schemas: dict[tuple[str, str], set[str]] = {}
+        for obj in self.in_creation_order():
+            schemas.setdefault((obj.database, obj.schema), set()).update([obj.role] if obj.role else [])
+        return schemas
+
     def template_context(self) -> dict[str, SnowflakeObject]:
         return {
             "file_format": self.file_format,
@@ -137,23 +167,53 @@ def _column(raw: dict[str, Any], owner: str) -> Column:
     )
 
 
+def _file_format_options(raw: dict[str, Any], name: str) -> dict[str, str]:
+    options = {}
+    for key, value in (raw or {}).items():
+        option = identifier(key, f"{name} file format option")
+        text = str(value).upper()  # YAML reads TRUE as a boolean: str() gives 'True'
+        if option not in FILE_FORMAT_OPTIONS:
+            raise DeclarationError(f"{name}: file format option {option} is not one of {sorted(FILE_FORMAT_OPTIONS)}")
+        if text not in FILE_FORMAT_OPTIONS[option][0]:
+            allowed = sorted(FILE_FORMAT_OPTIONS[option][0])
+            raise DeclarationError(f"{name}: file format option {option} = {value!r}, expected one of {allowed}")
+        options[option] = text
+    return options
+
+
 def _object(raw: dict[str, Any]) -> SnowflakeObject:
     name = identifier(raw["name"], "object name")
     object_type = raw["type"]
     if object_type not in OBJECT_TYPES:
         raise DeclarationError(f"{name}: type must be one of {sorted(OBJECT_TYPES)}, got {object_type!r}")
-    options = {}
-    for key, value in (raw.get("file_format_options") or {}).items():
-        options[identifier(key, f"{name} file format option")] = str(value)
+    options = _file_format_options(raw.get("file_format_options"), name)
+    if object_type == "file_format" and options.get("TYPE") != "JSON":
+        raise DeclarationError(f"{name}: file_format_options needs TYPE: JSON (the event log is JSON lines)")
+    if object_type != "file_format" and options:
+        raise DeclarationError(f"{name}: only a file_format takes file_format_options")
+    privileges = tuple(sorted({identifier(p, f"{name} privilege") for p in raw.get("privileges") or ()}))
+    if unknown := set(privileges) - PRIVILEGES[object_type]:
+        raise DeclarationError(f"{name}: privileges {sorted(unknown)} do not apply to a {object_type}")
+    role = identifier(raw["role"], f"{name} role") if raw.get("role") else ""
+    if bool(role) != bool(privileges):
+        raise DeclarationError(f"{name}: role and privileges go together (the role is granted the privileges)")
+    columns = tuple(_column(c, name) for c in raw.get("columns") or ())
+    if object_type in ("external_table", "table") and not columns:
+        raise DeclarationError(f"{name}: a {object_type} needs columns")
+    for column in columns:
+        if (column.expression is None) == (object_type == "external_table"):
+            what = "needs an expression" if object_type == "external_table" else "takes no expression"
+            raise DeclarationError(f"{name}: column {column.name} of a {object_type} {what}")
     integration = _substitute_env(str(raw.get("storage_integration", "")))
     return SnowflakeObject(
         name=name,
         type=object_type,
         database=identifier(raw["database"], f"{name} database"),
         schema=identifier(raw["schema"], f"{name} schema"),
-        role=identifier(raw.get("role", "PUBLIC"), f"{name} role"),
+        role=role,
         description=str(raw.get("description", "")),
-        columns=tuple(_column(c, name) for c in raw.get("columns") or ()),
+        privileges=privileges,
+        columns=columns,
         partition_by=tuple(identifier(p, f"{name} partition_by") for p in raw.get("partition_by") or ()),
         file_format_options=options,
         url=_substitute_env(str(raw.get("url", ""))),
@@ -199,5 +259,6 @@ def load_objects(path: Path = OBJECTS_FILE) -> EventLogObjects:
 
 @cache
 def event_log_objects() -> EventLogObjects:
-    """The validated declaration, read once per process."""
-    return load_objects()
+    """The validated declaration, read once per process: include/event_log/snowflake_objects.yaml, or the file
+    EVENT_LOG_OBJECTS_FILE names (another deployment's declaration; the tests' edited copies)."""
+    return load_objects(Path(os.environ.get("EVENT_LOG_OBJECTS_FILE") or OBJECTS_FILE))
