@@ -8,7 +8,7 @@ DESCRIBE): the schema, the JSON file format, the external stage on the Flink S3 
 it: comments, file format options, stage URL / integration / file format, new columns, column comments, grants of
 the declared role; the external table is replaced (and so refreshed) when the fingerprint of its declared DDL
 differs from the one in its COMMENT. The plan is recorded as `snowflake_objects_plan` rows of
-`EVENT_LOG_CHECK_RESULTS` and in the `extra` of an asset event on `event_log_snowflake_objects`.
+`EVENT_LOG_CHECK_RESULTS` and in the `extra` of an asset event on `event_log.raw.objects`.
 `refresh_whole_location` then registers every file under the external table's location.
 
 **When**: daily at 03:00 UTC, and once as soon as it is unpaused (catchup is off), so the objects exist before
@@ -72,7 +72,7 @@ def snowflake_objects():
         try:
             plan.refuse_destructive(allowed)
         except DestructiveChangeRefused as error:
-            record_plan(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, plan, allowed)
+            record_plan(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, plan, allowed, applied=False)
             raise AirflowFailException(str(error)) from error
         return plan.as_dicts()
 
@@ -88,7 +88,7 @@ def snowflake_objects():
             plan = apply_object_changes(SNOWFLAKE_CONN_ID, allowed, planned)
         except PlanChanged as error:
             raise AirflowFailException(str(error)) from error
-        record_plan(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, plan, allowed)
+        record_plan(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, plan, allowed, applied=True)
         applied = {"changed": len(plan.changed), "allow_destructive_changes": allowed, "objects": plan.as_dicts()}
         outlet_events[OBJECTS].extra = applied
         return applied

@@ -7,6 +7,7 @@ this one file.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -235,19 +236,23 @@ def escape_table_comments() -> None:
     fakesnow.info_schema.insert_table_comment_sql = insert_table_comment_sql
 
 
-_NULL_COLUMN_COMMENT = 'NULL::VARCHAR AS "comment"'
+_DESCRIBE_FIXES = (
+    # the column's comment, where fakesnow's query always returned NULL
+    ('NULL::VARCHAR AS "comment"', '"comment" AS "comment"'),
+    # every database's columns: the unqualified view is the session's database's, so a table of another
+    # database had no columns
+    ("FROM _fs_information_schema._fs_columns", "FROM _fs_global._fs_information_schema._fs_columns"),
+)
 
 
-def describe_column_comments() -> None:
-    """DESCRIBE TABLE reports each column's comment (fakesnow's query always returns NULL) (idempotent)."""
-    template = fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE
-    if _NULL_COLUMN_COMMENT not in template.template:
-        if '"comment" AS "comment"' in template.template:
-            return
-        raise RuntimeError("fakesnow's DESCRIBE TABLE query changed: review devstack/localsnow/fakesnow_bridge.py")
-    fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE = type(template)(
-        template.template.replace(_NULL_COLUMN_COMMENT, '"comment" AS "comment"')
-    )
+def describe_table_fixes() -> None:
+    """DESCRIBE TABLE reports each column's comment, and the columns of a table in any database (idempotent)."""
+    text = fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE.template
+    for old, new in _DESCRIBE_FIXES:
+        if old not in text and new not in text:
+            raise RuntimeError("fakesnow's DESCRIBE TABLE query changed: review devstack/localsnow/fakesnow_bridge.py")
+        text = text.replace(old, new)
+    fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE = string.Template(text)
 
 
 __all__ = [
@@ -255,7 +260,7 @@ __all__ = [
     "client_side_sql",
     "commit_before_ddl",
     "ddl_transaction",
-    "describe_column_comments",
+    "describe_table_fixes",
     "dml_transaction",
     "duck",
     "duckdb_errors",

@@ -7,7 +7,8 @@ comment in DESCRIBE TABLE and an empty comment for every table in SHOW TABLES. H
 
 - table comments are escaped (fakesnow_bridge.escape_table_comments);
 - column comments are DuckDB's own column comments (`COMMENT ON COLUMN`), so they persist with the table and
-  fakesnow's information schema already reads them; DESCRIBE TABLE reports them (fakesnow_bridge);
+  fakesnow's information schema already reads them; DESCRIBE TABLE reports them, and the columns of a table in
+  another database than the session's (fakesnow found none there) (fakesnow_bridge.describe_table_fixes);
 - SHOW TABLES reports each table's comment, its row count as DuckDB estimates it, and `is_external` = Y for the
   tables that materialize an external table (external_tables.py), as Snowflake lists external tables there too;
 - CREATE OR REPLACE TABLE (with column definitions) forgets the grants on the table it replaces, as Snowflake
@@ -56,7 +57,7 @@ WHERE NOT (t.table_schema = '_fs_information_schema') AND t.table_type = 'BASE T
 
 def install() -> None:
     bridge.escape_table_comments()
-    bridge.describe_column_comments()
+    bridge.describe_table_fixes()
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:

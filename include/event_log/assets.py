@@ -16,6 +16,9 @@ def raw_events_asset(config: IngestConfig) -> Asset:
 def snowflake_objects_asset(config: IngestConfig) -> Asset:
     """The declared Snowflake objects: one asset event per applied plan (its `extra` the plan, object by object).
 
-    Its URI is the external table's: the one object the snowflake_objects DAG alone defines and fully refreshes.
+    Its URI is the external table's: the one object the snowflake_objects DAG alone defines and fully refreshes. Its
+    name is the objects' schema (`event_log.raw.objects`): a declaration moved to another schema is another asset,
+    as its URI is (Airflow keeps an asset's name and URI paired).
     """
-    return Asset(name="event_log_snowflake_objects", uri=config.asset_uri(event_log_objects().external_table))
+    ext = event_log_objects().external_table
+    return Asset(name=f"{ext.database}.{ext.schema}.objects".lower(), uri=config.asset_uri(ext))

@@ -24,7 +24,7 @@ from include.event_log.checks import FAIL, PASS, WARN, CheckResult, record_check
 from include.event_log.config import SNOWFLAKE_CONN_ID, destructive_changes_allowed
 from include.event_log.declarations import EventLogObjects, event_log_objects, load_objects
 from include.event_log.live_objects import read_live_objects
-from include.event_log.object_plan import UNCHANGED, DestructiveChangeRefused, Plan, plan_objects
+from include.event_log.object_plan import CREATE, UNCHANGED, DestructiveChangeRefused, Plan, plan_objects
 from include.event_log.object_statements import external_table_fingerprint, plan_statements
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import EventLogSnowflakeHook, run_statements
@@ -83,7 +83,13 @@ def plan_check_results(plan: Plan, allow_destructive: bool) -> list[CheckResult]
     return results
 
 
-def record_plan(conn_id: str, dag_id: str, run_id: str, plan: Plan, allow_destructive: bool) -> None:
+def record_plan(conn_id: str, dag_id: str, run_id: str, plan: Plan, allow_destructive: bool, applied: bool) -> None:
+    """The plan's check results, as rows of the check-results table: unless the plan was not applied and that
+    table is one it would have created (it does not exist yet; the task log has the plan)."""
+    table = event_log_objects().check_results_table.fqn
+    if not applied and any(entry.name == table and entry.action == CREATE for entry in plan.objects):
+        log.warning("The plan is not recorded: %s does not exist yet", table)
+        return
     record_check_results(conn_id, dag_id, run_id, plan_check_results(plan, allow_destructive))
 
 
@@ -127,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--objects", type=Path, help="another declaration than the package's (a YAML path)")
     parser.add_argument("--allow-destructive-changes", action="store_true", help="apply: drop and retype columns")
     args = parser.parse_args(argv)
+    _logs_to_stderr()
     objects = load_objects(args.objects) if args.objects else event_log_objects()
     if args.command == "plan":
         print(plan_object_changes(args.conn_id, objects).describe())
@@ -144,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _logs_to_stderr() -> None:
+    """The plan is the CLI's output (stdout); Airflow's and the connector's logs go to stderr, warnings only."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(logging.StreamHandler(sys.stderr))
+    root.setLevel(logging.WARNING)
+
+
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING)
     sys.exit(main())

@@ -86,3 +86,14 @@ def test_show_tables_marks_external_tables(event_log, put_lines):
         "AUTO_REFRESH = FALSE COMMENT = 'the external one'"
     )
     assert show_tables(cur) == {"RAW_EVENTS": ("", "N"), "EXT": ("the external one", "Y")}
+
+
+def test_describe_a_table_of_another_database_than_the_sessions(localsnow):
+    """fakesnow read the columns from the session's database only: a table elsewhere had none."""
+    cur = localsnow.connect().cursor()  # the session's database is EVENT_LOG
+    cur.execute("CREATE DATABASE IF NOT EXISTS EVENT_LOG")
+    cur.execute("CREATE DATABASE OTHER_DB")
+    cur.execute("CREATE SCHEMA OTHER_DB.RAW")
+    cur.execute("CREATE TABLE OTHER_DB.RAW.T (A NUMBER COMMENT 'a', B VARCHAR)")
+    cur.execute("USE DATABASE EVENT_LOG")
+    assert describe(cur, "OTHER_DB.RAW.T") == [("A", "NUMBER(38,0)", "a"), ("B", "VARCHAR(16777216)", None)]

@@ -264,3 +264,20 @@ def test_a_file_format_of_another_type_is_replaced_and_its_external_table_with_i
 def test_every_declared_setting_is_validated(declared, old, new, error):
     with pytest.raises(DeclarationError, match=error.replace("[", r"\[").replace("(", r"\(")):
         declared((old, new))
+
+
+def test_check_results_of_a_plan(declared):
+    from include.event_log.snowflake_objects import plan_check_results
+
+    live = live_as_declared(declared())
+    retyped = ("      - name: LINE_NUMBER\n        type: NUMBER", "      - name: LINE_NUMBER\n        type: VARCHAR")
+    edited = declared(("One row per loaded event line;", "Rows;"), retyped)
+    plan = plan_of(edited, live)
+    results = {r.details["object"]: (r.status, r.observed, r.expected) for r in plan_check_results(plan, False)}
+    assert results[RAW] == ("warn", 1, 0)
+    assert results["EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG_REJECTS"] == ("fail", 1, 0)
+    assert results[FF] == results["EVENT_LOG.RAW"] == ("pass", 0, 0)
+    assert {r.check_name for r in plan_check_results(plan, False)} == {"snowflake_objects_plan"}
+    allowed = {r.details["object"]: r.status for r in plan_check_results(plan, True)}
+    assert allowed["EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG_REJECTS"] == "warn"
+    assert [r.status for r in plan_check_results(plan_of(edited, {}), False)] == ["warn"] * 9  # all created
