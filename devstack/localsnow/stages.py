@@ -8,6 +8,8 @@ and SHOW STAGES reports '' / NULL / 'N' for them. Here:
 - ALTER STAGE [IF EXISTS] s SET URL / STORAGE_INTEGRATION / FILE_FORMAT / COMMENT / DIRECTORY = (ENABLE = ...);
 - DESCRIBE STAGE s: Snowflake's property rows for the properties above (a subset of Snowflake's rows);
 - ALTER FILE FORMAT [IF EXISTS] f SET <format options> [COMMENT = '...'] (TYPE cannot be altered, as in Snowflake).
+  The options are kept and reported by SHOW FILE FORMATS; reading JSON lines (COPY, external tables) honours
+  COMPRESSION only, as before.
 
 A storage integration is recorded, not checked: the emulator has no integrations. Stages are read from S3 with the
 local stack's own credentials whatever the integration.

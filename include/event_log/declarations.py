@@ -1,7 +1,9 @@
 """The Snowflake objects of the event log, as declared in snowflake_objects.yaml, validated.
 
-Identifiers from this declaration are the only ones ever templated into SQL; they are checked here
-against Snowflake's unquoted-identifier rules, so nothing else can reach a statement unbound.
+Identifiers from this declaration are the only ones templated into SQL (with the privileges and the column
+names a plan revokes or drops, checked against PRIVILEGES and IDENTIFIER first); they are checked here against
+Snowflake's unquoted-identifier rules, and option values against FILE_FORMAT_OPTIONS, so nothing else can reach a
+statement unbound.
 """
 
 from __future__ import annotations
@@ -31,17 +33,13 @@ PRIVILEGES = {
 BOOLEAN = frozenset({"TRUE", "FALSE"})
 # The JSON file format options a declaration may set: allowed values, and Snowflake's default, which a live
 # format is compared with when the declaration leaves the option out.
+_FALSE_BY_DEFAULT = ("ALLOW_DUPLICATE", "ENABLE_OCTAL", "IGNORE_UTF8_ERRORS", "REPLACE_INVALID_CHARACTERS",
+                     "STRIP_NULL_VALUES", "STRIP_OUTER_ARRAY", "TRIM_SPACE")  # fmt: skip
 FILE_FORMAT_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
     "TYPE": (frozenset({"JSON"}), "JSON"),
     "COMPRESSION": (frozenset({"AUTO", "GZIP", "BZ2", "BROTLI", "ZSTD", "DEFLATE", "RAW_DEFLATE", "NONE"}), "AUTO"),
-    "ALLOW_DUPLICATE": (BOOLEAN, "FALSE"),
-    "ENABLE_OCTAL": (BOOLEAN, "FALSE"),
-    "IGNORE_UTF8_ERRORS": (BOOLEAN, "FALSE"),
-    "REPLACE_INVALID_CHARACTERS": (BOOLEAN, "FALSE"),
     "SKIP_BYTE_ORDER_MARK": (BOOLEAN, "TRUE"),
-    "STRIP_NULL_VALUES": (BOOLEAN, "FALSE"),
-    "STRIP_OUTER_ARRAY": (BOOLEAN, "FALSE"),
-    "TRIM_SPACE": (BOOLEAN, "FALSE"),
+    **{name: (BOOLEAN, "FALSE") for name in _FALSE_BY_DEFAULT},
 }
 # What each declared native table is for; the code finds its tables by purpose, never by name.
 # hour_changes: one row per load that changed an hour of the raw table, and the dbt build that modeled it;
