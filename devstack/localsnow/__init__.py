@@ -8,7 +8,10 @@ SQL runs unchanged on Snowflake and locally:
 - external tables with CREATE / ALTER ... REFRESH / DROP (external_tables.py);
 - COPY INTO from JSON-lines files with a transformation, METADATA$ columns, ON_ERROR and VALIDATE
   (copy_transform.py, jsonl.py);
-- NULL timestamps returned as NULL (null_timestamps.py).
+- NULL timestamps returned as NULL (null_timestamps.py);
+- what managing the declared objects reads and changes: stage properties, ALTER / DESCRIBE STAGE and ALTER FILE
+  FORMAT (stages.py), table and column comments in SHOW TABLES / DESCRIBE TABLE (table_comments.py), SHOW /
+  DESCRIBE EXTERNAL TABLE (external_table_catalog.py), GRANT / REVOKE / SHOW GRANTS (grants.py).
 
 The hooks into fakesnow are statements.py (the wrapped cursor `execute`) and fakesnow_bridge.py (its
 private API, in one place). Run it with `python -m devstack.localsnow` or `start_server(...)`.

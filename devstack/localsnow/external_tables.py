@@ -29,7 +29,7 @@ import sqlglot
 from sqlglot import exp
 
 from devstack.localsnow import fakesnow_bridge as bridge
-from devstack.localsnow import jsonl, storage
+from devstack.localsnow import grants, jsonl, storage
 from devstack.localsnow.fakesnow_bridge import ProgrammingError
 
 if TYPE_CHECKING:
@@ -337,6 +337,7 @@ def _drop(cursor: FakeSnowflakeCursor, table: tuple[str, str, str]) -> None:
                 f"WHERE database_name = ? AND schema_name = ? AND {column} = ?",
                 [database, schema, name],
             )
+        grants.forget(con, "EXTERNAL TABLE", table)  # as Snowflake does on DROP, and on REPLACE without COPY GRANTS
 
 
 def _quoted(table: tuple[str, str, str]) -> str:

@@ -7,11 +7,14 @@ this one file.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import fakesnow.info_schema
+import fakesnow.transforms.transforms
 import snowflake.connector.errors
 import sqlglot
 from fakesnow.dialect import parse_one
@@ -75,12 +78,16 @@ def status_result(cursor: FakeSnowflakeCursor, message: str) -> None:
 
 def rows_result(cursor: FakeSnowflakeCursor, columns: Sequence[tuple[str, str]], rows: Sequence[tuple]) -> None:
     """Make `rows` the statement's result, with typed columns (name, DuckDB type) even when there are none."""
-    select = ", ".join(f"CAST({name} AS {type_}) AS {name}" for name, type_ in columns)
+    # Names are quoted: Snowflake's result columns include names such as `null?` and `primary key`.
+    names = [exp.to_identifier(name, quoted=True).sql(dialect="duckdb") for name, _ in columns]
+    select = ", ".join(f"CAST({name} AS {type_}) AS {name}" for name, (_, type_) in zip(names, columns, strict=True))
     if rows:
-        values = exp.values(list(rows), alias="t", columns=[name for name, _ in columns])
+        values = exp.values(
+            list(rows), alias="t", columns=[exp.to_identifier(name, quoted=True) for name, _ in columns]
+        )
         set_result(cursor, f"SELECT {select} FROM {values.sql(dialect='duckdb')}")
     else:
-        nulls = ", ".join(f"NULL AS {name}" for name, _ in columns)
+        nulls = ", ".join(f"NULL AS {name}" for name in names)
         set_result(cursor, f"SELECT {select} FROM (SELECT {nulls}) WHERE false")
 
 
@@ -215,14 +222,49 @@ def file_format_options(
     return {key.upper(): value for key, value in options.items()}
 
 
+def escape_table_comments() -> None:
+    """fakesnow inlines a table's COMMENT into SQL unescaped: an apostrophe ended the string literal and failed
+    the statement (DuckDB "unterminated string literal"). Its one formatter gets the values escaped (idempotent)."""
+    original = fakesnow.info_schema.insert_table_comment_sql
+    if getattr(original, "localsnow_escapes", False):
+        return
+
+    def insert_table_comment_sql(catalog: str, schema: str, table: str, comment: str) -> str:
+        return original(*(str(value).replace("'", "''") for value in (catalog, schema, table, comment)))
+
+    insert_table_comment_sql.localsnow_escapes = True  # type: ignore[attr-defined]
+    fakesnow.info_schema.insert_table_comment_sql = insert_table_comment_sql
+
+
+_DESCRIBE_FIXES = (
+    # the column's comment, where fakesnow's query always returned NULL
+    ('NULL::VARCHAR AS "comment"', '"comment" AS "comment"'),
+    # every database's columns: the unqualified view is the session's database's, so a table of another
+    # database had no columns
+    ("FROM _fs_information_schema._fs_columns", "FROM _fs_global._fs_information_schema._fs_columns"),
+)
+
+
+def describe_table_fixes() -> None:
+    """DESCRIBE TABLE reports each column's comment, and the columns of a table in any database (idempotent)."""
+    text = fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE.template
+    for old, new in _DESCRIBE_FIXES:
+        if old not in text and new not in text:
+            raise RuntimeError("fakesnow's DESCRIBE TABLE query changed: review devstack/localsnow/fakesnow_bridge.py")
+        text = text.replace(old, new)
+    fakesnow.transforms.transforms.SQL_DESCRIBE_TABLE = string.Template(text)
+
+
 __all__ = [
     "ProgrammingError",
     "client_side_sql",
     "commit_before_ddl",
     "ddl_transaction",
+    "describe_table_fixes",
     "dml_transaction",
     "duck",
     "duckdb_errors",
+    "escape_table_comments",
     "file_format_options",
     "qualified_name",
     "rows_result",

@@ -24,7 +24,7 @@ from fakesnow import info_schema, macros
 from fakesnow.instance import GLOBAL_DATABASE_NAME, FakeSnow
 from fakesnow.transforms import show
 
-from devstack.localsnow import external_tables
+from devstack.localsnow import external_tables, grants, stages, table_comments
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ def open_instance(data_dir: Path) -> FakeSnow:
     con.execute(info_schema.fs_global_creation_sql())
     con.execute(show.fs_global_creation_sql())
     external_tables.create_registry(con)
+    stages.create_registry(con)
+    grants.create_registry(con)
+    table_comments.create_views(con)
 
     for db_file in sorted(data_dir.glob("*.db")):
         name = db_file.stem

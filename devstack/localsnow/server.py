@@ -12,7 +12,7 @@ import fakesnow.server
 import uvicorn
 from fakesnow.instance import FakeSnow
 
-from devstack.localsnow import flatten_order, null_timestamps, persistence, statements, storage
+from devstack.localsnow import flatten_order, null_timestamps, persistence, statements, storage, table_comments
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ def install(data_dir: Path, s3_endpoint_url: str | None) -> FakeSnow:
     storage.configure(fs.duck_conn, s3_endpoint_url)
     statements.install()
     null_timestamps.install()
+    table_comments.install()
     # Every session logs into fakesnow.server.shared_fs (looked up at login): make it the persistent one.
     fakesnow.server.shared_fs.duck_conn.close()
     fakesnow.server.shared_fs = fs

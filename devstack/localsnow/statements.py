@@ -1,8 +1,9 @@
 """The one hook into fakesnow's statement execution: route the statements localsnow implements.
 
 `FakeSnowflakeCursor.execute` is wrapped. A statement localsnow implements (COPY of JSON from an S3 stage,
-CREATE / ALTER ... REFRESH / DROP EXTERNAL TABLE, TABLE(VALIDATE(...))) is run here; every other
-statement, and a COPY localsnow leaves alone, goes to fakesnow's own `execute` unchanged.
+CREATE / ALTER ... REFRESH / DROP EXTERNAL TABLE, TABLE(VALIDATE(...)); the catalog statements of stages.py,
+table_comments.py, external_table_catalog.py and grants.py) is run here; every other statement, and a COPY
+localsnow leaves alone, goes to fakesnow's own `execute` unchanged.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from fakesnow.cursor import FakeSnowflakeCursor
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from devstack.localsnow import copy_transform, external_tables
+from devstack.localsnow import copy_transform, external_table_catalog, external_tables, grants, stages, table_comments
 from devstack.localsnow import fakesnow_bridge as bridge
 
 log = logging.getLogger(__name__)
 
 _fakesnow_execute = FakeSnowflakeCursor.execute
 _EXTERNAL_TABLE = re.compile(r"\s*EXTERNAL\s+TABLE\b", re.IGNORECASE)
+# Each returns the function that runs a statement of its own (cursor, fakesnow's execute) -> handled, or None.
+CATALOG_HANDLERS = (stages.handler, table_comments.handler, external_table_catalog.handler, grants.handler)
 
 
 def install() -> None:
@@ -39,12 +42,15 @@ def execute(
 ) -> FakeSnowflakeCursor:
     sql = bridge.client_side_sql(self, command, params, kwargs.get("binding_params"))
     expression = _parse(sql) if sql is not None else None
-    if expression is None or not _is_localsnow_statement(expression):
+    if expression is None or sql is None:
         return _fakesnow_execute(self, command, params, *args, **kwargs)
-    assert sql is not None
+    catalog = next((h for h in (find(expression, sql) for find in CATALOG_HANDLERS) if h is not None), None)
+    if catalog is None and not _is_localsnow_statement(expression):
+        return _fakesnow_execute(self, command, params, *args, **kwargs)
     try:
         bridge.set_sqlstate(self, None)
-        if _run(self, expression, sql, functools.partial(_fakesnow_execute, self)):
+        run_snowflake_sql = functools.partial(_fakesnow_execute, self)
+        if catalog(self, run_snowflake_sql) if catalog else _run(self, expression, sql, run_snowflake_sql):
             return self
         return _fakesnow_execute(self, command, params, *args, **kwargs)
     except snowflake.connector.errors.ProgrammingError as error:

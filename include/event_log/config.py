@@ -92,6 +92,12 @@ class IngestConfig:
         return self.layout.hour_prefix(hour_start)
 
 
+def destructive_changes_allowed() -> bool:
+    """EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true: every snowflake_objects run may drop or retype columns of the
+    native tables (README, "Snowflake objects: plan and apply"). Read when a task runs, not at parse time."""
+    return os.environ.get("EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES", "").strip().lower() in ("1", "true", "yes")
+
+
 class Tag(StrEnum):
     """Every DAG tag comes from here (checked by tests/dags)."""
 

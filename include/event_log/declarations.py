@@ -1,7 +1,9 @@
 """The Snowflake objects of the event log, as declared in snowflake_objects.yaml, validated.
 
-Identifiers from this declaration are the only ones ever templated into SQL; they are checked here
-against Snowflake's unquoted-identifier rules, so nothing else can reach a statement unbound.
+Identifiers from this declaration are the only ones templated into SQL (with the privileges and the column
+names a plan revokes or drops, checked against PRIVILEGES and IDENTIFIER first); they are checked here against
+Snowflake's unquoted-identifier rules, and option values against FILE_FORMAT_OPTIONS, so nothing else can reach a
+statement unbound.
 """
 
 from __future__ import annotations
@@ -21,6 +23,24 @@ from include.event_log.config import OBJECTS_FILE
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 COLUMN_TYPE = re.compile(r"[A-Z_]+(\(\d+(, ?\d+)?\))?")
 OBJECT_TYPES = {"file_format", "stage", "external_table", "table"}
+# What the declared `role` may be granted on each type of object (Snowflake's privileges, OWNERSHIP aside).
+PRIVILEGES = {
+    "file_format": {"USAGE"},
+    "stage": {"USAGE"},
+    "external_table": {"SELECT", "REFERENCES"},
+    "table": {"SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"},
+}
+BOOLEAN = frozenset({"TRUE", "FALSE"})
+# The JSON file format options a declaration may set: allowed values, and Snowflake's default, which a live
+# format is compared with when the declaration leaves the option out.
+_FALSE_BY_DEFAULT = ("ALLOW_DUPLICATE", "ENABLE_OCTAL", "IGNORE_UTF8_ERRORS", "REPLACE_INVALID_CHARACTERS",
+                     "STRIP_NULL_VALUES", "STRIP_OUTER_ARRAY", "TRIM_SPACE")  # fmt: skip
+FILE_FORMAT_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "TYPE": (frozenset({"JSON"}), "JSON"),
+    "COMPRESSION": (frozenset({"AUTO", "GZIP", "BZ2", "BROTLI", "ZSTD", "DEFLATE", "RAW_DEFLATE", "NONE"}), "AUTO"),
+    "SKIP_BYTE_ORDER_MARK": (BOOLEAN, "TRUE"),
+    **{name: (BOOLEAN, "FALSE") for name in _FALSE_BY_DEFAULT},
+}
 # What each declared native table is for; the code finds its tables by purpose, never by name.
 # hour_changes: one row per load that changed an hour of the raw table, and the dbt build that modeled it;
 # model_builds: one row per dbt build of the models (which hours, which changes, how it ended).
@@ -75,6 +95,7 @@ class SnowflakeObject:
     schema: str
     role: str
     description: str
+    privileges: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
     partition_by: tuple[str, ...] = ()
     file_format_options: dict[str, str] = field(default_factory=dict)
@@ -121,6 +142,13 @@ class EventLogObjects:
     def in_creation_order(self) -> list[SnowflakeObject]:
         return [self.file_format, self.stage, self.external_table, *self.tables.values()]
 
+    def schemas(self) -> dict[tuple[str, str], set[str]]:
+        """Each (database, schema) the objects live in, and the roles granted something in it (need USAGE)."""
+        schemas: dict[tuple[str, str], set[str]] = {}
+        for obj in self.in_creation_order():
+            schemas.setdefault((obj.database, obj.schema), set()).update([obj.role] if obj.role else [])
+        return schemas
+
     def template_context(self) -> dict[str, SnowflakeObject]:
         return {
             "file_format": self.file_format,
@@ -155,23 +183,53 @@ def _column(raw: dict[str, Any], owner: str) -> Column:
     )
 
 
+def _file_format_options(raw: dict[str, Any], name: str) -> dict[str, str]:
+    options = {}
+    for key, value in (raw or {}).items():
+        option = identifier(key, f"{name} file format option")
+        text = str(value).upper()  # YAML reads TRUE as a boolean: str() gives 'True'
+        if option not in FILE_FORMAT_OPTIONS:
+            raise DeclarationError(f"{name}: file format option {option} is not one of {sorted(FILE_FORMAT_OPTIONS)}")
+        if text not in FILE_FORMAT_OPTIONS[option][0]:
+            allowed = sorted(FILE_FORMAT_OPTIONS[option][0])
+            raise DeclarationError(f"{name}: file format option {option} = {value!r}, expected one of {allowed}")
+        options[option] = text
+    return options
+
+
 def _object(raw: dict[str, Any]) -> SnowflakeObject:
     name = identifier(raw["name"], "object name")
     object_type = raw["type"]
     if object_type not in OBJECT_TYPES:
         raise DeclarationError(f"{name}: type must be one of {sorted(OBJECT_TYPES)}, got {object_type!r}")
-    options = {}
-    for key, value in (raw.get("file_format_options") or {}).items():
-        options[identifier(key, f"{name} file format option")] = str(value)
+    options = _file_format_options(raw.get("file_format_options"), name)
+    if object_type == "file_format" and options.get("TYPE") != "JSON":
+        raise DeclarationError(f"{name}: file_format_options needs TYPE: JSON (the event log is JSON lines)")
+    if object_type != "file_format" and options:
+        raise DeclarationError(f"{name}: only a file_format takes file_format_options")
+    privileges = tuple(sorted({identifier(p, f"{name} privilege") for p in raw.get("privileges") or ()}))
+    if unknown := set(privileges) - PRIVILEGES[object_type]:
+        raise DeclarationError(f"{name}: privileges {sorted(unknown)} do not apply to a {object_type}")
+    role = identifier(raw["role"], f"{name} role") if raw.get("role") else ""
+    if bool(role) != bool(privileges):
+        raise DeclarationError(f"{name}: role and privileges go together (the role is granted the privileges)")
+    columns = tuple(_column(c, name) for c in raw.get("columns") or ())
+    if object_type in ("external_table", "table") and not columns:
+        raise DeclarationError(f"{name}: a {object_type} needs columns")
+    for column in columns:
+        if (column.expression is None) == (object_type == "external_table"):
+            what = "needs an expression" if object_type == "external_table" else "takes no expression"
+            raise DeclarationError(f"{name}: column {column.name} of a {object_type} {what}")
     integration = _substitute_env(str(raw.get("storage_integration", "")))
     return SnowflakeObject(
         name=name,
         type=object_type,
         database=identifier(raw["database"], f"{name} database"),
         schema=identifier(raw["schema"], f"{name} schema"),
-        role=identifier(raw.get("role", "PUBLIC"), f"{name} role"),
+        role=role,
         description=str(raw.get("description", "")),
-        columns=tuple(_column(c, name) for c in raw.get("columns") or ()),
+        privileges=privileges,
+        columns=columns,
         partition_by=tuple(identifier(p, f"{name} partition_by") for p in raw.get("partition_by") or ()),
         file_format_options=options,
         url=_substitute_env(str(raw.get("url", ""))),
@@ -217,5 +275,6 @@ def load_objects(path: Path = OBJECTS_FILE) -> EventLogObjects:
 
 @cache
 def event_log_objects() -> EventLogObjects:
-    """The validated declaration, read once per process."""
-    return load_objects()
+    """The validated declaration, read once per process: include/event_log/snowflake_objects.yaml, or the file
+    EVENT_LOG_OBJECTS_FILE names (another deployment's declaration; the tests' edited copies)."""
+    return load_objects(Path(os.environ.get("EVENT_LOG_OBJECTS_FILE") or OBJECTS_FILE))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -28,6 +29,26 @@ COVERED = {
     "objects/create_external_table.sql",
     "objects/create_table.sql",
     "objects/refresh_external_table.sql",
+    # planning and applying changes to the objects: test_object_management_sql_runs_unchanged
+    "objects/show_schemas.sql",
+    "objects/show_file_formats.sql",
+    "objects/show_stages.sql",
+    "objects/show_external_tables.sql",
+    "objects/show_tables.sql",
+    "objects/show_grants.sql",
+    "objects/describe_stage.sql",
+    "objects/describe_external_table.sql",
+    "objects/describe_table.sql",
+    "objects/count_table_rows.sql",
+    "objects/alter_file_format.sql",
+    "objects/alter_stage.sql",
+    "objects/disable_stage_directory.sql",
+    "objects/alter_table_comment.sql",
+    "objects/add_table_column.sql",
+    "objects/comment_table_column.sql",
+    "objects/drop_table_column.sql",
+    "objects/grant_privileges.sql",
+    "objects/revoke_privileges.sql",
     "ingest/delete_hour.sql",
     "ingest/copy_hour_files.sql",
     "ingest/delete_hour_rejects.sql",
@@ -67,6 +88,11 @@ def render(name: str, **context) -> str:
     return environment.get_template(name).render(**context)
 
 
+def column_comments(table) -> dict[str, str]:
+    """create_table.sql's bound column comments: column_<1-based position>."""
+    return {f"column_{i}": c.description for i, c in enumerate(table.columns, start=1) if c.description}
+
+
 def test_every_project_sql_file_is_covered_here():
     on_disk = {str(p.relative_to(SQL_DIR)) for p in SQL_DIR.glob("*/*.sql")} - AUDIT_SQL
     assert on_disk == COVERED, "a SQL file was added or removed: run it in test_project_sql_runs_unchanged"
@@ -84,14 +110,15 @@ def test_project_sql_runs_unchanged(localsnow, bucket, put_lines, s3_client, mon
         cur.execute("CREATE DATABASE IF NOT EXISTS EVENT_LOG")
         cur.execute("CREATE SCHEMA IF NOT EXISTS EVENT_LOG.RAW")
         cur.execute(render("objects/create_schema.sql", database=ff.database, schema=ff.schema))
-        cur.execute(render("objects/create_file_format.sql", **objects), {"description": ff.description})
+        cur.execute(render("objects/create_file_format.sql", replace=False, **objects), {"description": ff.description})
         cur.execute(render("objects/create_stage.sql", **objects), {"url": stage.url, "description": stage.description})
         cur.execute(
-            render("objects/create_external_table.sql", **objects),
+            render("objects/create_external_table.sql", replace=False, **objects),
             {"pattern": ext.pattern, "description": ext.description},
         )
         for table in tables.values():
-            cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
+            params = {"description": table.description, **column_comments(table)}
+            cur.execute(render("objects/create_table.sql", table=table, replace=False), params)
 
     # The lander's layout (the package default): Hive-style folders, part files without an extension.
     hour = "dt=2025-08-01/hr=03/"
@@ -174,11 +201,15 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
     conn = localsnow.connect()
     cur = conn.cursor()
     ff, stage, ext = objects["file_format"], objects["stage"], objects["external_table"]
-    cur.execute(render("objects/create_file_format.sql", **objects), {"description": ff.description})
+    cur.execute(render("objects/create_file_format.sql", replace=False, **objects), {"description": ff.description})
     cur.execute(render("objects/create_stage.sql", **objects), {"url": stage.url, "description": stage.description})
-    cur.execute(render("objects/create_external_table.sql", **objects), {"pattern": ext.pattern, "description": ""})
+    cur.execute(
+        render("objects/create_external_table.sql", replace=False, **objects),
+        {"pattern": ext.pattern, "description": ""},
+    )
     for table in tables.values():
-        cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
+        params = {"description": table.description, **column_comments(table)}
+        cur.execute(render("objects/create_table.sql", table=table, replace=False), params)
     hour = {"replication_hour": "2025-08-01 03:00:00"}
     reject = {**hour, "run_id": "r1", "file_name": "2025/08/01/03/part-a-0-1.jsonl", "line_number": 7,
               "error": "Error parsing JSON: x", "rejected_record": "{cut",
@@ -225,7 +256,8 @@ def test_modeling_state_sql_runs_unchanged(localsnow, bucket, monkeypatch):
     conn = localsnow.connect()
     cur = conn.cursor()
     for table in (tables["hour_changes"], tables["model_builds"]):
-        cur.execute(render("objects/create_table.sql", table=table), {"description": table.description})
+        params = {"description": table.description, **column_comments(table)}
+        cur.execute(render("objects/create_table.sql", table=table, replace=False), params)
 
     def change(load_id: str, hour: str, run_id: str) -> dict:
         return {"load_id": load_id, "replication_hour": f"2025-08-01 {hour}:00:00",
@@ -261,3 +293,96 @@ def test_modeling_state_sql_runs_unchanged(localsnow, bucket, monkeypatch):
     assert [(r[0], r[5]) for r in run_changes] == [("b", "B1")]
     builds = cur.execute(render("modeling/select_builds.sql", **objects), {"build_ids": ("B1",)}).fetchall()
     assert [(b[0], b[2], b[6], b[7]) for b in builds] == [("B1", "run-5", "success", 2)]
+
+
+def rows_by_name(cursor, sql: str, params=None) -> list[dict]:
+    rows = cursor.execute(sql, params).fetchall()
+    names = [d.name.lower() for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def test_object_management_sql_runs_unchanged(localsnow, bucket, put_lines, monkeypatch):
+    """What planning reads (SHOW / DESCRIBE / COUNT) and applying runs (ALTER, GRANT, REVOKE, OR REPLACE)."""
+    objects = declaration(bucket, monkeypatch)
+    tables = objects.pop("tables")
+    ff, stage, ext, raw = (objects[k] for k in ("file_format", "stage", "external_table", "raw_table"))
+    in_schema = {"database": ff.database, "schema": ff.schema}
+    put_lines("2025/08/01/03/part-1111-0-1.jsonl", [json.dumps({"event_log_id": 1})])
+    cur = localsnow.connect().cursor()
+    cur.execute("CREATE DATABASE IF NOT EXISTS EVENT_LOG")
+    cur.execute(render("objects/create_schema.sql", **in_schema))
+    cur.execute(render("objects/create_file_format.sql", replace=False, **objects), {"description": "JSON"})
+    cur.execute(render("objects/create_stage.sql", **objects), {"url": stage.url, "description": "stage"})
+    cur.execute(
+        render("objects/create_external_table.sql", replace=False, **objects),
+        {"pattern": ext.pattern, "description": "ext [ddl sha256:0123456789abcdef]"},
+    )
+    cur.execute(
+        render("objects/create_table.sql", table=raw, replace=False), {"description": "raw", **column_comments(raw)}
+    )
+    cur.execute(f"INSERT INTO {raw.fqn} (FILE_NAME) VALUES ('a'), ('b')")
+
+    assert "RAW" in [r["name"] for r in rows_by_name(cur, render("objects/show_schemas.sql", database="EVENT_LOG"))]
+    (shown_ff,) = rows_by_name(cur, render("objects/show_file_formats.sql", **in_schema))
+    assert (shown_ff["name"], shown_ff["type"], json.loads(shown_ff["format_options"])["COMPRESSION"]) == (
+        ff.name, "JSON", "AUTO"
+    )  # fmt: skip
+    (shown_stage,) = rows_by_name(cur, render("objects/show_stages.sql", **in_schema))
+    assert (shown_stage["url"], shown_stage["directory_enabled"]) == (stage.url, "N")
+    (shown_ext,) = rows_by_name(cur, render("objects/show_external_tables.sql", **in_schema))
+    assert shown_ext["comment"] == "ext [ddl sha256:0123456789abcdef]"
+    shown_tables = rows_by_name(cur, render("objects/show_tables.sql", **in_schema))
+    assert {(r["name"], r["is_external"]) for r in shown_tables} == {(raw.name, "N"), (ext.name, "Y")}
+    described = {
+        r["property"]: r["property_value"] for r in rows_by_name(cur, render("objects/describe_stage.sql", **objects))
+    }
+    assert described["FORMAT_NAME"] == ff.fqn
+    ext_columns = rows_by_name(cur, render("objects/describe_external_table.sql", **objects))
+    assert [r["name"] for r in ext_columns if r["kind"] == "VIRTUAL"] == [c.name for c in ext.columns]
+    assert [r["name"] for r in rows_by_name(cur, render("objects/describe_table.sql", table=raw))] == [
+        c.name for c in raw.columns
+    ]
+    assert rows_by_name(cur, render("objects/count_table_rows.sql", table=raw)) == [{"row_count": 2}]
+
+    # applying changes
+    cur.execute(render("objects/alter_file_format.sql", options={"COMPRESSION": "GZIP"}, comment=True, **objects),
+                {"description": "gzipped"})  # fmt: skip
+    changed = {"url", "comment"}
+    cur.execute(
+        render("objects/alter_stage.sql", changed=changed, **objects), {"url": stage.url + "x/", "description": "s"}
+    )
+    cur.execute(render("objects/disable_stage_directory.sql", **objects))
+    cur.execute(render("objects/alter_table_comment.sql", table=raw), {"description": "raw's rows"})
+    new_column = replace(raw.columns[1], name="INGEST_VERSION", description="the version")
+    cur.execute(render("objects/add_table_column.sql", table=raw, column=new_column), {"comment": "the version"})
+    cur.execute(render("objects/comment_table_column.sql", table=raw, column=raw.columns[1]), {"comment": "file"})
+    cur.execute(render("objects/drop_table_column.sql", table=raw, column_name="AIRFLOW_RUN_ID"))
+    grant = {"object_kind": "TABLE", "object_name": raw.fqn, "role": "EVENT_LOG_LOADER"}
+    cur.execute(render("objects/grant_privileges.sql", privileges=["DELETE", "INSERT", "SELECT"], **grant))
+    cur.execute(render("objects/revoke_privileges.sql", privileges=["DELETE"], **grant))
+    (shown_ff,) = rows_by_name(cur, render("objects/show_file_formats.sql", **in_schema))
+    assert (shown_ff["comment"], json.loads(shown_ff["format_options"])["COMPRESSION"]) == ("gzipped", "GZIP")
+    (shown_stage,) = rows_by_name(cur, render("objects/show_stages.sql", **in_schema))
+    assert (shown_stage["url"], shown_stage["comment"]) == (stage.url + "x/", "s")
+    described = rows_by_name(cur, render("objects/describe_table.sql", table=raw))
+    assert [(r["name"], r["comment"]) for r in described][-2:] == [
+        ("LOADED_AT", "When the COPY ran (UTC)."),
+        ("INGEST_VERSION", "the version"),
+    ]
+    assert described[1]["comment"] == "file" and "AIRFLOW_RUN_ID" not in [r["name"] for r in described]
+    granted = rows_by_name(cur, render("objects/show_grants.sql", object_kind="TABLE", object_name=raw.fqn))
+    assert sorted((r["privilege"], r["grantee_name"]) for r in granted) == [
+        ("INSERT", "EVENT_LOG_LOADER"), ("OWNERSHIP", "SYSADMIN"), ("SELECT", "EVENT_LOG_LOADER")
+    ]  # fmt: skip
+    assert rows_by_name(cur, render("objects/count_table_rows.sql", table=raw)) == [{"row_count": 2}]
+
+    # OR REPLACE, as a plan replaces: the external table is refreshed on creation, the table starts empty
+    cur.execute(render("objects/create_file_format.sql", replace=True, **objects), {"description": "JSON"})
+    cur.execute(render("objects/create_external_table.sql", replace=True, **objects),
+                {"pattern": ext.pattern, "description": "replaced"})  # fmt: skip
+    cur.execute(
+        render("objects/create_table.sql", table=raw, replace=True), {"description": "raw", **column_comments(raw)}
+    )
+    assert rows_by_name(cur, render("objects/count_table_rows.sql", table=raw)) == [{"row_count": 0}]
+    assert cur.execute(f"SELECT COUNT(*) FROM {ext.fqn}").fetchall() == [(0,)]  # the stage now reads .../x/
+    assert len(tables) == 5

@@ -150,3 +150,43 @@ def test_if_not_exists_or_replace_and_drop(event_log, put_lines):
     # created again from scratch: registers the files anew
     create_ext(cur)
     assert cur.execute("SELECT COUNT(*) FROM EXT_EVENTS").fetchall() == [(2,)]
+
+
+def test_show_external_tables_and_describe(event_log, put_lines):
+    put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1)])
+    cur = event_log.cursor()
+    create_ext(cur)
+    cur.execute(
+        "CREATE OR REPLACE EXTERNAL TABLE EVENT_LOG.RAW.OTHER (N NUMBER AS (VALUE:n::NUMBER)) "
+        "LOCATION = @EVENT_LOG.RAW.STAGE_EVENTS/2025/ FILE_FORMAT = (FORMAT_NAME = EVENT_LOG.RAW.FF_JSON) "
+        "AUTO_REFRESH = FALSE REFRESH_ON_CREATE = FALSE COMMENT = %(c)s",
+        {"c": "another's"},
+    )
+
+    rows = cur.execute("SHOW EXTERNAL TABLES IN SCHEMA EVENT_LOG.RAW").fetchall()
+    names = [d.name for d in cur.description]
+    shown = [dict(zip(names, row, strict=True)) for row in rows]
+    assert [(r["name"], r["comment"], r["stage"], r["file_format_name"]) for r in shown] == [
+        ("EXT_EVENTS", "events on the stage", "EVENT_LOG.RAW.STAGE_EVENTS", "EVENT_LOG.RAW.FF_JSON"),
+        ("OTHER", "another's", "EVENT_LOG.RAW.STAGE_EVENTS", "EVENT_LOG.RAW.FF_JSON"),
+    ]
+    assert shown[0]["location"].endswith("/event_log/") and shown[1]["location"].endswith("/event_log/2025/")
+    assert shown[0]["last_refreshed_on"] is not None and shown[1]["last_refreshed_on"] is None
+    assert [r[1] for r in cur.execute("SHOW EXTERNAL TABLES LIKE 'ext%' IN SCHEMA EVENT_LOG.RAW")] == ["EXT_EVENTS"]
+    assert [r[1] for r in cur.execute("SHOW EXTERNAL TABLES LIKE 'OTHER'")] == ["OTHER"]  # the current schema
+    assert cur.execute("SHOW EXTERNAL TABLES IN SCHEMA EVENT_LOG.NOT_THERE").fetchall() == []
+
+    described = cur.execute("DESCRIBE EXTERNAL TABLE EVENT_LOG.RAW.EXT_EVENTS").fetchall()
+    assert [(name, type_, kind) for name, type_, kind, *_ in described] == [
+        ("VALUE", "VARIANT", "COLUMN"),
+        ("FILENAME", "VARCHAR(16777216)", "VIRTUAL"),
+        ("REPLICATION_HOUR", "TIMESTAMP_NTZ(9)", "VIRTUAL"),
+        ("EVENT_LOG_ID", "NUMBER(38,0)", "VIRTUAL"),
+        ("DAGSTER_EVENT_TYPE", "VARCHAR(16777216)", "VIRTUAL"),
+    ]
+    assert described[1][8] == "METADATA$FILENAME"
+
+    cur.execute("DROP EXTERNAL TABLE EVENT_LOG.RAW.OTHER")
+    assert [r[1] for r in cur.execute("SHOW EXTERNAL TABLES IN SCHEMA EVENT_LOG.RAW")] == ["EXT_EVENTS"]
+    with pytest.raises(snowflake.connector.errors.ProgrammingError, match="does not exist"):
+        cur.execute("DESCRIBE EXTERNAL TABLE EVENT_LOG.RAW.OTHER")

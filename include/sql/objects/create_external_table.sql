@@ -1,6 +1,7 @@
 -- External table over the stage: one row per event, computed columns from the file name and VALUE.
 -- Refreshed per hour by the ingest DAG (AUTO_REFRESH is off: Airflow decides when an hour is in).
-CREATE EXTERNAL TABLE IF NOT EXISTS {{ external_table.fqn }} (
+-- Replaced (and so refreshed, REFRESH_ON_CREATE) when the fingerprint of this DDL in its COMMENT differs.
+CREATE {% if replace %}OR REPLACE {% endif %}EXTERNAL TABLE {% if not replace %}IF NOT EXISTS {% endif %}{{ external_table.fqn }} (
 {%- for column in external_table.columns %}
     {{ column.name }} {{ column.type }} AS ({{ column.expression }}){{ "," if not loop.last }}
 {%- endfor %}
