@@ -5,9 +5,13 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from include.event_log.config import IngestConfig
-from include.event_log.declarations import event_log_objects
+from include.event_log.external_assets import asset_by_name
 
 
 def raw_events_asset(config: IngestConfig) -> Asset:
-    """The raw table: one asset event per loaded hour, its `extra` the hour's load report and checks."""
-    return Asset(name="raw_flink_event_log", uri=config.asset_uri(event_log_objects().raw_table))
+    """The raw table: one asset event per loaded hour, its `extra` the hour's load report and checks.
+
+    Built from the asset declaration (external_assets.yaml) so that every DAG referencing the table
+    gives Airflow the same name, URI, group and extra.
+    """
+    return asset_by_name("raw_flink_event_log", config)

@@ -101,6 +101,7 @@ class Tag(StrEnum):
     SNOWFLAKE = "snowflake"
     DBT = "dbt"
     AUDIT = "audit"
+    ASSETS = "assets"
 
 
 OWNER = "data-platform"
