@@ -17,8 +17,8 @@ The plugins manager imports this file in every Airflow component: the app (FastA
 the Snowflake connector) is built on the first request the API server routes to it, not at import.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' parameter annotations, which name
+# types imported inside build_app(), so they must be evaluated where the routes are defined.
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +85,10 @@ def build_app():
                 cell["title"] = ", ".join(f"{k}: {v}" for k, v in cell["details"].items() if v is not None)
         query = f"days={days}" + (f"&run_id={run_id}" if run_id else "")
         html = templates.get_template("event_log_page.html.j2").render(
-            **data,
+            hours=data["hours"],
+            columns=data["columns"],
+            days=days,
+            run_id=run_id,
             first_hour=data["first_hour"][:16].replace("T", " "),
             last_hour=data["last_hour"][:16].replace("T", " "),
             generated_at=data["generated_at"][:19].replace("T", " "),
