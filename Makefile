@@ -8,7 +8,7 @@ FLINK_VENV := .venv-flink
 UV_VERSION := 0.13.8
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run stop status test lint format lock bench dbt-manifest clean flink-venv java
+.PHONY: run stop status test lint format lock bench dbt-manifest clean flink-venv java chromium
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ dbt/target/manifest.json: $(DBT_SOURCES) $(VENV)/.installed
 
 dbt-manifest: dbt/target/manifest.json
 
+# Headless Chromium and its driver for the Event log page's browser test, from Debian's packages (CI runs
+# as root on Debian); installed only when missing.
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver
+
+chromium: $(CHROMEDRIVER)
+
 run: $(VENV)/.installed dbt-manifest
 	$(BIN)/python -m devstack.run
 
@@ -60,7 +69,7 @@ stop:
 status: $(VENV)/.installed
 	$(BIN)/python -m devstack.stack status
 
-test: $(VENV)/.installed $(FLINK_VENV)/.installed dbt-manifest
+test: $(VENV)/.installed $(FLINK_VENV)/.installed dbt-manifest $(CHROMEDRIVER)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -157,6 +157,7 @@ def main() -> int:
     print()
     print(f"Done in {time.monotonic() - started:.0f}s. Airflow UI: {state.api_url}  login: {stack.ADMIN_USER} / "
           f"{state.admin_password}")  # fmt: skip
+    print(f"Event log page (each hour from commit to model): {state.api_url}/plugin/event-log")
     print("The stack keeps running; `make stop` stops it.")
     return 0 if ok else 1
 

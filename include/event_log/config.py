@@ -106,6 +106,7 @@ class Tag(StrEnum):
     SNOWFLAKE = "snowflake"
     DBT = "dbt"
     AUDIT = "audit"
+    ASSETS = "assets"
 
 
 OWNER = "data-platform"
