@@ -140,7 +140,7 @@ def event_log_ingest():
         operator_args=DBT_OPERATOR_ARGS,
         default_args=DEFAULT_ARGS,
     )
-    add_build_task(dbt_models)
+    add_build_task(dbt_models, inlets=[RAW_EVENTS])
 
     load_hour.expand_kwargs(hours_to_load()) >> dbt_models
 

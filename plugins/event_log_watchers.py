@@ -3,7 +3,8 @@
 `CommittedHoursTrigger` runs in the triggerer as the `s3_committed_hours` AssetWatcher of the asset
 `s3_flink_event_log` (include/event_log/external_assets.py). Every `poll_interval` seconds it lists the
 hour folders of the last `lookback_hours` (one listing per day, include/event_log/s3_commits.py) and
-yields one event per hour whose `_SUCCESS` it has not reported yet, new or written again (late data),
+yields one event per hour it has not reported committed yet (by the hour layout's rule: its `_SUCCESS`, or a
+later hour's files and the quiet period), new or committed again (late data),
 with the hour, commit time, committed part files and bytes. Airflow records each as an asset event
 whose extra is `{"from_trigger": true, "payload": <that>}`.
 
@@ -32,11 +33,14 @@ CURSOR_KEY = "committed_hours"
 
 class CommittedHoursTrigger(BaseEventTrigger):
     def __init__(
-        self, *, bucket: str, prefix: str, aws_conn_id: str, poll_interval: float = 60.0, lookback_hours: int = 72
-    ):
+        self, *, bucket: str, prefix: str, aws_conn_id: str, poll_interval: float = 60.0, lookback_hours: int = 72,
+        layout: dict[str, Any] | None = None,
+    ):  # fmt: skip
         super().__init__()
         self.bucket = bucket
         self.prefix = prefix
+        # The hour layout (include/event_log/hour_layout.py HourLayout.as_dict()); the environment's if absent.
+        self.layout = layout
         self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
         self.lookback_hours = lookback_hours
@@ -51,6 +55,7 @@ class CommittedHoursTrigger(BaseEventTrigger):
                 "aws_conn_id": self.aws_conn_id,
                 "poll_interval": self.poll_interval,
                 "lookback_hours": self.lookback_hours,
+                "layout": self.layout,
             },
         )
 
@@ -59,9 +64,13 @@ class CommittedHoursTrigger(BaseEventTrigger):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from include.event_log.config import IngestConfig
+        from include.event_log.hour_layout import HourLayout
         from include.event_log.s3_commits import committed_hours
 
-        config = replace(IngestConfig.from_env(), bucket=self.bucket, prefix=self.prefix)
+        layout = (
+            HourLayout.from_dict(self.layout) if self.layout else HourLayout.from_env({"EVENT_LOG_PREFIX": self.prefix})
+        )
+        config = replace(IngestConfig.from_env(), bucket=self.bucket, prefix=self.prefix, layout=layout)
         now = datetime.now(UTC)
         client = S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
         return committed_hours(client, config, now - timedelta(hours=self.lookback_hours), now)

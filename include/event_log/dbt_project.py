@@ -68,8 +68,17 @@ DBT_OPERATOR_ARGS = {
 }
 
 
-def add_build_task(group: Any, **kwargs: Any) -> ChangedHoursBuild:
-    """The group's `build` task: one `dbt build` of every model and its tests over the changed hours."""
+def model_assets(group: Any) -> list[Any]:
+    """The assets of the group's models (declared in external_assets.yaml, URIs the Snowflake provider's)."""
+    from include.event_log.external_assets import model_asset
+
+    names = sorted(node.name for node in group.dbt_graph.filtered_nodes.values() if node.resource_type.value == "model")
+    return [model_asset(name) for name in names]
+
+
+def add_build_task(group: Any, inlets: list[Any] | None = None, **kwargs: Any) -> ChangedHoursBuild:
+    """The group's `build` task: one `dbt build` of every model and its tests over the changed hours. It reads
+    the raw table (inlets) and updates every model (outlets): the asset graph draws raw table -> models."""
     return ChangedHoursBuild(
         task_id=BUILD_TASK_ID,
         task_group=group,
@@ -83,5 +92,7 @@ def add_build_task(group: Any, **kwargs: Any) -> ChangedHoursBuild:
         snowflake_conn_id=SNOWFLAKE_CONN_ID,
         # One build at a time across runs and workers: runs share each model's transient __dbt_tmp table.
         pool=DBT_POOL,
+        inlets=inlets or [],
+        outlets=model_assets(group),
         **kwargs,
     )

@@ -223,6 +223,7 @@ def _watchers(declared: DeclaredAsset, config: IngestConfig) -> list:
         aws_conn_id=AWS_CONN_ID,
         poll_interval=settings.poll_interval,
         lookback_hours=settings.lookback_hours,
+        layout=config.layout.as_dict(),
     )
     return [AssetWatcher(name=WATCHER_NAME, trigger=trigger)]
 

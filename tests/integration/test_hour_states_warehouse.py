@@ -9,20 +9,19 @@ import pytest
 
 from devstack.stack import BUCKET, PREFIX
 from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig
+from include.event_log.hour_layout import HourLayout
 from include.event_log.hour_states import read_hour_states
-from include.event_log.snowflake_objects import create_objects
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 H = timedelta(hours=1)
 
 
-def test_states_read_from_the_warehouse_and_s3(local_stack, s3_client, warehouse):
-    create_objects(SNOWFLAKE_CONN_ID)
+def test_states_read_from_the_warehouse_and_s3(snowflake_objects, s3_client, warehouse):
     now = datetime.now(UTC)
     hour = now.replace(minute=0, second=0, microsecond=0) - 3 * H
     loaded, failed, waiting = hour, hour + H, hour + 2 * H
     for committed in (loaded, failed):
-        folder = f"{PREFIX}/{committed:%Y/%m/%d/%H}/"
+        folder = HourLayout.from_env({"EVENT_LOG_PREFIX": PREFIX}).hour_prefix(committed)
         s3_client.put_object(Bucket=BUCKET, Key=folder + "part-aaaa-0-0.jsonl", Body=b'{"event_log_id": 1}\n')
         s3_client.put_object(Bucket=BUCKET, Key=folder + "_SUCCESS", Body=b"")
     stamp = (now + timedelta(seconds=5)).replace(tzinfo=None)

@@ -16,6 +16,8 @@ import airflow  # noqa: F401 - puts the plugins folder on sys.path, as in every 
 import pytest
 from event_log_watchers import CURSOR_KEY, CommittedHoursTrigger
 
+from include.event_log.hour_layout import HourLayout, Layout
+
 PREFIX = "event_log"
 
 
@@ -40,7 +42,7 @@ def aws_connection(monkeypatch, s3_endpoint_url):
 
 
 def land(s3, bucket, hour: datetime, files: int, commit: bool = True) -> None:
-    folder = f"{PREFIX}/{hour:%Y/%m/%d/%H}/"
+    folder = HourLayout(Layout.HIVE, PREFIX).hour_prefix(hour)
     for n in range(files):
         s3.put_object(
             Bucket=bucket, Key=f"{folder}part-{n:08d}-0000-0000-0000-000000000000-0-{n}.jsonl", Body=b"{}\n" * (n + 1)
@@ -87,7 +89,7 @@ def test_each_commit_is_reported_once_across_a_restart(s3_client, bucket, aws_co
         (h1.isoformat(), 2, 3 + 6, False),
         (h2.isoformat(), 3, 3 + 6 + 9, False),
     ]
-    assert first[0]["folder"] == f"s3://{bucket}/{PREFIX}/{h1:%Y/%m/%d/%H}/"
+    assert first[0]["folder"] == HourLayout(Layout.HIVE, PREFIX).hour_uri(bucket, h1)
     assert set(store.values[CURSOR_KEY]) == {h1.isoformat(), h2.isoformat()}
 
     time.sleep(1.1)  # S3 LastModified has one-second resolution: the re-commit must be later
