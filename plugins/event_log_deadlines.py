@@ -6,9 +6,11 @@ folder is on sys.path in every Airflow component, so this module's import path i
 
 Every callback, in this order:
 1. logs the miss at ERROR (DAG, run, hour `YYYY-MM-DD HH:00 UTC`, S3 folder, what to do), always;
-2. records it as a `deadline_missed` check result in EVENT_LOG_CHECK_RESULTS (one row per hour), in a
-   thread because the Snowflake connector blocks; if the warehouse cannot be reached it says so in
-   the log and goes on;
+2. records it as a `deadline_missed` check result in EVENT_LOG_CHECK_RESULTS (one row per hour), once per
+   deadline (a MERGE keyed by the deadline's id), in a thread because the Snowflake connector blocks. The
+   callback may run more than once (a triggerer restarted while it ran; in Airflow 3.3.2 another triggerer
+   can pick it up): a later call finds the record and stops there, so each missed deadline is notified
+   once. If the warehouse cannot be reached it says so in the log and notifies anyway (at least once);
 3. notifies through the SMTP and Slack-webhook notifiers whose connections exist. A notifier that
    fails is logged and never stops the others. Backfill runs are not notified: a backfill reloads
    hours on purpose, long after their deadline, and one page per hour would be noise.
@@ -68,12 +70,15 @@ def _hour_folder(bucket: str, layout: dict[str, Any] | None, prefix: str | None,
     return hours.hour_uri(bucket, hour)
 
 
-async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, results: list[Any]) -> bool:
+async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, key: str, results: list[Any]) -> bool | None:
+    """Record the miss once per deadline: True when this call recorded it, False when an earlier call (this
+    callback run again after a triggerer restart, or by another triggerer) already had, None when the warehouse
+    could not be reached."""
     from include.event_log import checks
 
     try:
-        await asyncio.wait_for(
-            asyncio.to_thread(checks.record_check_results, snowflake_conn_id, dag_id, run_id, results),
+        inserted = await asyncio.wait_for(
+            asyncio.to_thread(checks.record_once, snowflake_conn_id, dag_id, run_id, key, results),
             timeout=RECORD_TIMEOUT_SECONDS,
         )
     except Exception:
@@ -84,8 +89,8 @@ async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, results: lis
             run_id,
             snowflake_conn_id,
         )
-        return False
-    return True
+        return None
+    return inserted > 0
 
 
 async def _connection_exists(conn_id: str) -> bool:
@@ -172,8 +177,15 @@ async def _handle_miss(
 ) -> str:
     dag_run = context.get("dag_run") or {}
     dag_id, run_id = dag_run.get("dag_id", "unknown"), dag_run.get("dag_run_id", "unknown")
+    key = str((context.get("deadline") or {}).get("id") or f"{dag_id}/{run_id}")
     log.error("%s\n%s", subject, body)
-    recorded = await _record(snowflake_conn_id, dag_id, run_id, results)
+    recorded = await _record(snowflake_conn_id, dag_id, run_id, key, results)
+    if recorded is False:
+        # Exactly one alert per missed deadline: the call that recorded it notified.
+        log.info(
+            "The miss of deadline %s (%s run %s) was already recorded and notified: not again", key, dag_id, run_id
+        )
+        return f"{CHECK_NAME} {dag_id} {run_id}: already recorded by an earlier call; notifications: none"
     if dag_run.get("run_type") == "backfill":
         log.info("%s run %s is a backfill: logged and recorded, not notified", dag_id, run_id)
         outcomes: dict[str, str] = {}
@@ -187,7 +199,8 @@ async def _handle_miss(
             context=context,
         )
     sent = ", ".join(f"{channel} {outcome}" for channel, outcome in outcomes.items()) or "none"
-    return f"{CHECK_NAME} {dag_id} {run_id}: recorded={'yes' if recorded else 'no'}; notifications: {sent}"
+    outcome = "yes" if recorded else "no (warehouse unreachable: notified anyway)"
+    return f"{CHECK_NAME} {dag_id} {run_id}: recorded={outcome}; notifications: {sent}"
 
 
 async def ingest_deadline_missed(

@@ -54,6 +54,8 @@ COVERED = {
     "ingest/delete_hour_rejects.sql",
     "ingest/insert_reject.sql",
     "checks/insert_check_result.sql",
+    "checks/delete_check_results.sql",
+    "checks/merge_check_result_once.sql",
     "checks/hour_counts.sql",
     "checks/duplicate_ids_across_hours.sql",
     "checks/event_types_in_hour.sql",
@@ -68,8 +70,9 @@ COVERED = {
 }
 
 
-# The audit DAG's queries run in its own integration test (tests/integration/test_event_log_audit.py).
-AUDIT_SQL = {str(p.relative_to(SQL_DIR)) for p in (SQL_DIR / "audit").glob("*.sql")}
+# The audit DAG's queries run in its own integration test (tests/integration/test_event_log_audit.py), the
+# Event log page's in tests/integration/test_hour_states_warehouse.py.
+AUDIT_SQL = {str(p.relative_to(SQL_DIR)) for folder in ("audit", "glass") for p in (SQL_DIR / folder).glob("*.sql")}
 
 
 def declaration(bucket: str, monkeypatch) -> dict:
@@ -240,8 +243,16 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
 
     result = {**hour, "dag_id": "event_log_ingest", "run_id": "r1", "check_name": "new_fields", "status": "warn",
               "observed": 1, "expected": 0, "details": '{"fields": {"extra_field": 3}}',
-              "checked_at": "2025-08-01 04:02:00"}  # fmt: skip
-    cur.execute(render("checks/insert_check_result.sql", **objects), result)
+              "checked_at": "2025-08-01 04:02:00", "result_key": None}  # fmt: skip
+    for _ in range(2):  # a retried task replaces its results, in one transaction
+        names = {"dag_id": "event_log_ingest", "run_id": "r1", "replication_hour": hour["replication_hour"],
+                 "check_names": ("new_fields",)}  # fmt: skip
+        cur.execute(render("checks/delete_check_results.sql", **objects), names)
+        cur.execute(render("checks/insert_check_result.sql", **objects), result)
+    miss = {**result, "check_name": "deadline_missed", "status": "fail", "details": "{}", "result_key": "d-1"}
+    merged = [cur.execute(render("checks/merge_check_result_once.sql", **objects), miss).rowcount for _ in range(2)]
+    assert merged == [1, 0], "a missed deadline is recorded once"
+    cur.execute("DELETE FROM " + objects["check_results_table"].fqn + " WHERE CHECK_NAME = 'deadline_missed'")
     assert cur.execute(
         "SELECT CHECK_NAME, STATUS, OBSERVED, EXPECTED, DETAILS, REPLICATION_HOUR FROM "
         + objects["check_results_table"].fqn

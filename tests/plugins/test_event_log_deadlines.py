@@ -124,9 +124,19 @@ def slack_webhook():
 
 @pytest.fixture
 def recorded(monkeypatch):
-    """The warehouse write, replaced: what would be inserted into EVENT_LOG_CHECK_RESULTS."""
+    """The warehouse write, replaced: what would be inserted into EVENT_LOG_CHECK_RESULTS, once per key (the
+    MERGE's semantics; tests/integration/test_check_results.py runs the real one on the local Snowflake)."""
     calls: list[tuple] = []
-    monkeypatch.setattr(checks, "record_check_results", lambda *args: calls.append(args))
+    keys: set[str] = set()
+
+    def record_once(conn_id, dag_id, run_id, key, results):
+        if key in keys:
+            return 0
+        keys.add(key)
+        calls.append((conn_id, dag_id, run_id, results))
+        return len(results)
+
+    monkeypatch.setattr(checks, "record_once", record_once)
     return calls
 
 
@@ -230,6 +240,23 @@ def test_a_miss_is_logged_recorded_and_sent_by_email_and_slack(monkeypatch, reco
     assert "2025-08-01 03:00 UTC" in post["text"] and "event_log/dt=2025-08-01/hr=03/" in post["text"]
 
 
+def test_a_callback_run_twice_records_and_notifies_once(monkeypatch, recorded, slack_webhook):
+    """A triggerer restarted while the callback ran (or a second triggerer) runs it again: the second call
+    finds the miss of the same deadline recorded and sends nothing. Another deadline is another alert."""
+    slack_port, posts = slack_webhook
+    smtp_port = free_port()
+    smtp_connection(monkeypatch, smtp_port)
+    slack_connection(monkeypatch, slack_port)
+    first, first_emails = run_ingest_callback(smtp_port=smtp_port)
+    again, again_emails = run_ingest_callback(smtp_port=smtp_port)
+    assert "recorded=yes" in first and len(first_emails) == 1
+    assert "already recorded" in again and again_emails == []
+    assert len(recorded) == 1 and len(posts) == 1
+    other = {**CONTEXT, "deadline": {**CONTEXT["deadline"], "id": "0190-another-deadline"}}
+    assert "recorded=yes" in run_ingest_callback(other)[0]
+    assert len(recorded) == 2 and len(posts) == 2
+
+
 def test_without_notifier_connections_the_miss_is_logged_and_recorded_only(monkeypatch, recorded, caplog):
     monkeypatch.delenv("AIRFLOW_CONN_SMTP_EVENT_LOG", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SLACK_EVENT_LOG", raising=False)
@@ -244,7 +271,7 @@ def test_an_unreachable_warehouse_or_a_failing_notifier_stops_nothing_else(monke
     def warehouse_down(*args):
         raise ConnectionError("local Snowflake is down")
 
-    monkeypatch.setattr(checks, "record_check_results", warehouse_down)
+    monkeypatch.setattr(checks, "record_once", warehouse_down)
     slack_port, posts = slack_webhook
     slack_connection(monkeypatch, slack_port)
     with socket.socket() as refusing, caplog.at_level(logging.INFO, logger="event_log_deadlines"):
@@ -252,7 +279,8 @@ def test_an_unreachable_warehouse_or_a_failing_notifier_stops_nothing_else(monke
         smtp_connection(monkeypatch, refusing.getsockname()[1])
         outcome, _ = run_ingest_callback()
 
-    assert "recorded=no" in outcome and "smtp failed" in outcome and "slack sent" in outcome
+    assert "recorded=no (warehouse unreachable: notified anyway)" in outcome
+    assert "smtp failed" in outcome and "slack sent" in outcome
     messages = [r.getMessage() for r in caplog.records]
     assert any("Could not record the missed deadline" in m for m in messages)
     assert any("smtp notification of the missed deadline failed" in m for m in messages)
