@@ -256,7 +256,11 @@ def test_a_file_format_of_another_type_is_replaced_and_its_external_table_with_i
         ("      COMPRESSION: AUTO", "      COMPRESSION: LZ4", "COMPRESSION = 'LZ4', expected one of"),
         ("      COMPRESSION: AUTO", "      SKIP_HEADER: 1", "SKIP_HEADER is not one of"),
         ("      TYPE: JSON", "      TYPE: CSV", "TYPE = 'CSV', expected one of ['JSON']"),
-        ("    privileges: [SELECT, INSERT, DELETE]\n", "", "role and privileges go together"),
+        (
+            "    privileges: [SELECT, INSERT, DELETE]\n    description: >-\n      Every data check",
+            "    description: >-\n      Every data check",
+            "role and privileges go together",
+        ),
         ("    privileges: [SELECT]\n", "    privileges: [INSERT]\n", "privileges ['INSERT'] do not apply"),
         ("        expression: VALUE:event_log_id::NUMBER\n", "", "column EVENT_LOG_ID of a external_table needs"),
     ],
