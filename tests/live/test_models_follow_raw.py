@@ -127,7 +127,7 @@ def stack(live_stack_factory):
         {
             # The hours are days old: their deadlines (logical date + 1 h + grace) must not fire here.
             "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),
-            "EVENT_LOG_AUDIT_DAYS": "10",
+            "EVENT_LOG_AUDIT_DAYS": "0.125",  # 3 hours: each audit here looks at one test's hours
             "EVENT_LOG_AUDIT_GRACE_SECONDS": "0",
         },
     )
@@ -191,34 +191,69 @@ def test_a_late_file_reaches_the_models_through_the_readme_rerun_command(stack):
     assert run.dag_run_id in runs_built, "the cleared run built its changed hour itself"
 
 
+def audit_report(stack, first_hour: datetime) -> dict:
+    """Run the audit DAG over the three hours from `first_hour` (EVENT_LOG_AUDIT_DAYS is 3 hours here): the run
+    must fail on its findings; its report (XCom) holds the findings and the exact commands."""
+    from airflow_client.client.api.x_com_api import XComApi
+
+    end = first_hour + timedelta(hours=3)
+    # No logical date (a run's logical date before the DAG's start date would get no task at all: Airflow creates
+    # none before a task's start date, backfills aside); the data interval's end closes the window.
+    audit = stack.api.trigger("event_log_audit", logical_date=None, data_interval_start=end - timedelta(days=1),
+                              data_interval_end=end)  # fmt: skip
+    stack.api.unpause("event_log_audit")
+    (run,) = stack.api.wait_for_runs("event_log_audit", {audit}, timeout=300)
+    assert str(run.state.value) == "failed", "the audit found the hour"
+    entry = XComApi(stack.api.client).get_xcom_entry("event_log_audit", "audit_hours", audit, "return_value",
+                                                     deserialize=True)  # fmt: skip
+    return entry.value
+
+
 def test_the_audit_command_reloads_a_late_hour_and_the_models_follow(stack):
     first = day(2)
-    options = stack.land(first, 2)
-    stack.cli(backfill_command(first, first + timedelta(hours=1)))
-    stack.wait_for_runs(first, first + timedelta(hours=1))
+    options = stack.land(first, 3)
+    stack.cli(backfill_command(first, first + timedelta(hours=2)))
+    stack.wait_for_runs(first, first + timedelta(hours=2))
     late_hour = first + timedelta(hours=1)
     time.sleep(1.1)  # S3's LastModified has one-second resolution: the re-commit must come after the load
     recommit_late(stack.s3, options, late_hour, 45)
 
-    # No logical date: the run audits up to now. (A run whose logical date is before the DAG's start date would
-    # get no task at all: Airflow creates none before a task's start date, backfills aside.)
-    audit = stack.api.trigger("event_log_audit", logical_date=None)
-    stack.api.unpause("event_log_audit")
-    (audit_run,) = stack.api.wait_for_runs("event_log_audit", {audit}, timeout=300)
-    assert str(audit_run.state.value) == "failed", "the audit found the late hour"
-    from airflow_client.client.api.x_com_api import XComApi
-
-    report = (
-        XComApi(stack.api.client)
-        .get_xcom_entry("event_log_audit", "audit_hours", audit, "return_value", deserialize=True)
-        .value
-    )
-    assert report["findings"]["changed_since_loaded"] == [late_hour.isoformat()]
+    report = audit_report(stack, first)
+    assert {kind: hours for kind, hours in report["findings"].items() if hours} == {
+        "changed_since_loaded": [late_hour.isoformat()]
+    }
     (command,) = report["reload_commands"]
-    assert command.startswith("airflow backfill create ")
+    assert command.startswith("airflow backfill create ") and command in report["message"]
     reloaded_at = datetime.now(UTC)
     stack.cli(shlex.split(command)[1:])
     stack.wait_for_runs(late_hour, late_hour, after=reloaded_at)
+    stack.models_equal_raw()
+
+
+def test_a_change_left_unmodeled_is_found_by_the_audit_and_its_command_models_it(stack):
+    """A load re-run alone (its run's build already ran) leaves its change pending: the audit finds it, and the
+    command it prints builds every pending hour."""
+    first = day(5)
+    options = stack.land(first, 3)
+    stack.cli(backfill_command(first, first + timedelta(hours=2)))
+    stack.wait_for_runs(first, first + timedelta(hours=2))
+    hour = first + timedelta(hours=1)
+    recommit_late(stack.s3, options, hour, 35)
+    cleared_at = datetime.now(UTC)
+    stamp = hour.isoformat()
+    stack.cli(["tasks", "clear", DAG_ID, "-t", "^load_hour[.]load_partition$", "-s", stamp, "-e", stamp, "-y"])
+    stack.wait_for_runs(hour, hour, after=cleared_at)
+    assert [h for _, h, _ in stack.pending_changes()] == [hour.replace(tzinfo=None)], "the re-load is not modeled"
+
+    report = audit_report(stack, first)
+    assert {kind: hours for kind, hours in report["findings"].items() if hours} == {
+        "changed_not_modeled": [hour.isoformat()]
+    }
+    (command,) = report["model_commands"]
+    assert command in report["message"]
+    modeled_at = datetime.now(UTC)
+    stack.cli(shlex.split(command)[1:])
+    stack.wait_for_runs(hour, hour, after=modeled_at)
     stack.models_equal_raw()
 
 
