@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
 
 DAG_ID = "event_log_ingest"
 NOW_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+# The DAGs' start date: no scheduled run appears while the tests run; every run comes from a command.
+START_DATE = NOW_HOUR + timedelta(hours=1)
 # Each test's hours are on a day of their own, days before now (audited by a run of the audit DAG).
 FIRST_DAY = NOW_HOUR.replace(hour=0) - timedelta(days=6)
 BUILDS = "EVENT_LOG.RAW.EVENT_LOG_MODEL_BUILDS"
@@ -123,7 +125,7 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(live_stack_factory):
     live = live_stack_factory(
-        NOW_HOUR + timedelta(hours=1),  # the DAG's start date: no scheduled run, every run comes from a command
+        START_DATE,
         {
             # The hours are days old: their deadlines (logical date + 1 h + grace) must not fire here.
             "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),
@@ -197,16 +199,16 @@ def audit_report(stack, first_hour: datetime) -> dict:
     from airflow_client.client.api.x_com_api import XComApi
 
     end = first_hour + timedelta(hours=3)
-    # No logical date (a run's logical date before the DAG's start date would get no task at all: Airflow creates
-    # none before a task's start date, backfills aside); the data interval's end closes the window.
-    audit = stack.api.trigger("event_log_audit", logical_date=None, data_interval_start=end - timedelta(days=1),
+    # The data interval's end closes the window. The logical date is the DAGs' start date: Airflow creates no task
+    # for a run whose logical date is before a task's start date (backfills aside), and none has no data interval.
+    audit = stack.api.trigger("event_log_audit", logical_date=START_DATE, data_interval_start=end - timedelta(days=1),
                               data_interval_end=end)  # fmt: skip
     stack.api.unpause("event_log_audit")
     (run,) = stack.api.wait_for_runs("event_log_audit", {audit}, timeout=300)
     assert str(run.state.value) == "failed", "the audit found the hour"
     entry = XComApi(stack.api.client).get_xcom_entry("event_log_audit", "audit_hours", audit, "return_value",
                                                      deserialize=True)  # fmt: skip
-    return entry.value
+    return entry.actual_instance.value
 
 
 def test_the_audit_command_reloads_a_late_hour_and_the_models_follow(stack):
@@ -262,8 +264,9 @@ def test_a_manual_run_over_a_wide_interval_models_every_hour_it_loads(stack):
     options = stack.land(first, 3)
     recommit_late(stack.s3, options, first + timedelta(hours=2), 30)
     end = first + timedelta(hours=3)
-    # Days before the DAG's start date: a run with a logical date there would get no task (backfills aside).
-    run_id = stack.api.trigger(DAG_ID, logical_date=None, data_interval_start=first, data_interval_end=end)
+    # The hours are days before the DAG's start date: the run's logical date is that start date (an earlier one
+    # would get no task, backfills aside), its data interval the three hours.
+    run_id = stack.api.trigger(DAG_ID, logical_date=START_DATE, data_interval_start=first, data_interval_end=end)
     (run,) = stack.api.wait_for_runs(DAG_ID, {run_id}, timeout=900)
     assert str(run.state.value) == "success"
     ((hours_loaded,),) = stack.live.query(
@@ -281,9 +284,10 @@ def test_a_build_that_loses_the_warehouse_retries_and_models_the_hours(stack):
 
     def build_running():
         try:
-            return str(stack.task_try(run.dag_run_id, "dbt_models.build").state.value) == "running"
+            state = stack.task_try(run.dag_run_id, "dbt_models.build").state
         except StopIteration:
             return False
+        return state is not None and str(state.value) == "running"
 
     wait_until(build_running, 600, interval=1, what="the build of the first hour to run")
     time.sleep(2)  # dbt has connected and is building
