@@ -6,8 +6,8 @@ a hard timeout with `restart-strategy.type = none`. Select them with `-m flink`.
 
 Both layouts pass every Kafka record value through unchanged: every landed line is a value given to Flink,
 byte for byte. Besides the simulated events, Flink is given a record with a field the contract does not
-know, a line that is not JSON, one that is not UTF-8, a JSON value broken over two lines and a tombstone
-(a record without a value).
+know, a line that is not JSON, one that is not UTF-8, a JSON value broken over two lines, an empty value
+and a tombstone (a record without a value).
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def records_beyond_the_contract(options: SimulationOptions) -> dict[str, KafkaRe
         "not_json": KafkaRecord(at(DIRTY, 20), b"<<corrupted record at kafka offset 4242>>"),
         "not_utf8": KafkaRecord(at(DIRTY, 21), b"event_log_id=4243 \xff\xfe\xc3\x28 payload"),
         "two_lines": KafkaRecord(at(NOVEL, 30), b'{"event_log_id": 4244,\n "organization_id": 1}'),
-        "tombstone": KafkaRecord(at(NOVEL, 31), None),
+        "empty": KafkaRecord(at(NOVEL, 31), b""),
+        "tombstone": KafkaRecord(at(NOVEL, 32), None),
     }
 
 
@@ -110,7 +111,7 @@ def test_real_flink_lands_exactly_the_events_it_was_given(s3_client, versioned_b
         given.setdefault(record.hour, Counter())[record.event_log_id] += 1
         values.setdefault(record.hour, Counter())[record.line.encode()] += 1
     given[NOVEL][json.loads(extra["new_field"].value)["event_log_id"]] += 1
-    for name in ("new_field", "not_json", "not_utf8", "two_lines"):
+    for name in ("new_field", "not_json", "not_utf8", "two_lines", "empty"):
         values[extra[name].hour][extra[name].value] += 1
     assert sorted(given) == sorted(values) == [h for h in HOURS if h != EMPTY]
     assert {h: sorted(c.elements()) for h, c in given.items()} == {h: sorted(ids) for h, ids in run.given.items()}
@@ -140,8 +141,8 @@ def test_real_flink_lands_exactly_the_events_it_was_given(s3_client, versioned_b
 
     # Each replication hour's finished part files hold exactly the values given to Flink for it, once each,
     # byte for byte, one per line: no field dropped or added, no number re-serialised, an absent landed_at
-    # still absent, a line that is not JSON (or not UTF-8) as it came. A value holding a newline is written
-    # as it is, so it reads as two lines; a tombstone is not landed.
+    # still absent, a line that is not JSON (or not UTF-8) as it came, an empty value as an empty line. A
+    # value holding a newline is written as it is, so it reads as two lines; a tombstone is not landed.
     landed_lines: Counter = Counter()
     for hour, ids in given.items():
         landed = read_landed_hour(s3_client, bucket, PREFIX, hour, layout=layout)
@@ -157,7 +158,8 @@ def test_real_flink_lands_exactly_the_events_it_was_given(s3_client, versioned_b
         if hour == NOVEL:
             two_lines = extra["two_lines"].value
             assert any(body.startswith(two_lines + b"\n") or b"\n" + two_lines + b"\n" in body for body in bodies)
-            assert sorted(m.kind for m in landed.malformed_lines) == ["not_json", "not_json"]
+            # The two halves of the broken value and the empty line.
+            assert sorted(m.kind for m in landed.malformed_lines) == ["not_json"] * 3
             (novel,) = [line.record for line in landed.lines if "tenant_tier" in line.record]
             assert novel == json.loads(extra["new_field"].value) and novel["tenant_tier"] == "gold"
         elif hour == DIRTY:
