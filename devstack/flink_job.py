@@ -2,11 +2,16 @@
 
 Not imported by anything else: `python -m devstack.flink_job --layout hive|plain --input F --output D`.
 
+The input file holds one JSON object per Kafka record: `record_value`, the record value's bytes in base64
+(the JSON format's encoding of BYTES, so that any value, a newline or bytes that are not UTF-8 included,
+reaches Flink exactly), and `replicated_at`, the replication time the Kafka record timestamp would carry.
+
 - `hive`: the project's own flink/lander.sql, statement for statement, with only the Kafka source
   replaced by a bounded filesystem source of the same columns and the same watermark, whose rows carry
-  the replication time the Kafka record timestamp would have carried; the sink path is a local folder.
+  the raw value and the replication time; the sink path is a local folder.
 - `plain`: a DataStream FileSink with an hourly bucket assigner that reads the replication hour from
-  each record's event-time timestamp (devstack/flink_java), rolling as the production lander does.
+  each record's event-time timestamp (devstack/flink_java), writing each value as it came, one per line,
+  rolling as the production lander does.
 
 Both run with `restart-strategy.type = none`: a failing job fails instead of restarting forever.
 """
@@ -36,7 +41,8 @@ SOURCE_TABLE = "event_log_source"
 def bounded_source(kafka_source: str, input_path: Path) -> str:
     """The lander's Kafka source statement with the same columns and watermark, reading a file instead.
 
-    The replication time stops being the Kafka record's metadata and becomes a column of the file.
+    The replication time stops being the Kafka record's metadata and becomes a column of the file; the
+    value column (BYTES) is read from base64, so the job sees each value's exact bytes.
     """
     if _METADATA_TIMESTAMP.search(kafka_source) is None or _WITH.search(kafka_source) is None:
         raise ValueError("the lander's source no longer has the shape this runner replaces (metadata timestamp, WITH)")
@@ -46,7 +52,7 @@ def bounded_source(kafka_source: str, input_path: Path) -> str:
         "path": input_path.resolve().as_uri(),
         "format": "json",
         "json.timestamp-format.standard": "ISO-8601",
-        "json.fail-on-missing-field": "false",
+        "json.fail-on-missing-field": "true",
     }
     rendered = ",\n    ".join(f"'{key}' = '{value}'" for key, value in options.items())
     return _WITH.sub(f") WITH (\n    {rendered}\n)", statement)
@@ -99,20 +105,23 @@ def run_plain(input_path: Path, output_dir: Path, checkpoint_seconds: int, jar: 
     t_env.get_config().set("table.local-time-zone", "UTC")
     t_env.execute_sql(
         f"""
-        CREATE TABLE event_lines (
-            line STRING,
+        CREATE TABLE kafka_records (
+            record_value BYTES,
             replicated_at TIMESTAMP_LTZ(3),
             WATERMARK FOR replicated_at AS replicated_at
         ) WITH (
             'connector' = 'filesystem',
             'path' = '{input_path.resolve().as_uri()}',
             'format' = 'json',
-            'json.timestamp-format.standard' = 'ISO-8601'
+            'json.timestamp-format.standard' = 'ISO-8601',
+            'json.fail-on-missing-field' = 'true'
         )
         """
     )
-    # The rowtime travels into the stream as each record's timestamp, which the assigner buckets by.
-    stream = t_env.to_data_stream(t_env.sql_query("SELECT line, replicated_at FROM event_lines"))
+    # The rowtime travels into the stream as each record's timestamp, which the assigner buckets by. A
+    # record without a value (a Kafka tombstone) is not landed, as in lander.sql.
+    records = t_env.sql_query("SELECT record_value, replicated_at FROM kafka_records WHERE record_value IS NOT NULL")
+    stream = t_env.to_data_stream(records)
     jvm = get_gateway().jvm
     loader = jvm.Thread.currentThread().getContextClassLoader()
 
@@ -121,7 +130,7 @@ def run_plain(input_path: Path, output_dir: Path, checkpoint_seconds: int, jar: 
 
     sink = (
         FileSink.for_row_format(
-            output_dir.resolve().as_uri(), Encoder(java_object("devstack.flink.FirstFieldLineEncoder"))
+            output_dir.resolve().as_uri(), Encoder(java_object("devstack.flink.RawValueLineEncoder"))
         )
         .with_bucket_assigner(BucketAssigner(java_object("devstack.flink.ReplicationHourBucketAssigner")))
         .with_rolling_policy(
@@ -139,7 +148,7 @@ def run_plain(input_path: Path, output_dir: Path, checkpoint_seconds: int, jar: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.flink_job", description=__doc__.split("\n\n")[0])
     parser.add_argument("--layout", choices=("hive", "plain"), required=True)
-    parser.add_argument("--input", type=Path, required=True, help="JSON lines: the records and their replication time")
+    parser.add_argument("--input", type=Path, required=True, help="JSON lines: values in base64, replication times")
     parser.add_argument("--output", type=Path, required=True, help="local folder the sink writes hour folders in")
     parser.add_argument("--checkpoint-seconds", type=int, default=1)
     parser.add_argument("--jar", type=Path, help="plain layout: the jar of devstack/flink_java")

@@ -1,8 +1,11 @@
 """Land simulated events in S3 with real Apache Flink: the project's own lander, locally.
 
-The simulator's event stream (devstack/simulator.py: `event_stream`, `late_event_stream`) is fed to real
-Flink jobs (devstack/flink_job.py, run in .venv-flink: `make flink-venv`), one after another, each in
-its own process under a hard timeout and with `restart-strategy.type = none`:
+The simulator's event stream (devstack/simulator.py: `event_stream`, `late_event_stream`), plus any
+other Kafka records a caller adds (a value with a field the contract does not know, one that is not
+JSON), is fed to real Flink jobs (devstack/flink_job.py, run in .venv-flink: `make flink-venv`), one
+after another, each in its own process under a hard timeout and with `restart-strategy.type = none`.
+Each record reaches Flink as its value's bytes and its replication time, as a Kafka record would; both
+layouts write every value unchanged, one per line:
 
 - layout `hive` (A): flink/lander.sql itself, with only its Kafka source replaced by a bounded source of
   the same columns and watermark; Flink's SQL filesystem sink writes `dt=YYYY-MM-DD/hr=HH/` part files
@@ -25,6 +28,7 @@ hour folder, with partial content).
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -37,6 +41,7 @@ import time
 import uuid
 import zipfile
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +60,37 @@ class FlinkJobError(RuntimeError):
     pass
 
 
+@dataclass(frozen=True)
+class KafkaRecord:
+    """One record of the topic as the lander receives it: the value's bytes (None: a tombstone) and the
+    record timestamp, which is the replication time."""
+
+    replicated_at_us: int
+    value: bytes | None
+
+    @classmethod
+    def of(cls, record: StreamRecord) -> KafkaRecord:
+        """A simulated event as its producer sends it: the record's text, UTF-8."""
+        return cls(record.replicated_at_us, record.line.encode("utf-8"))
+
+    @property
+    def hour(self) -> datetime:
+        return datetime.fromtimestamp(self.replicated_at_us // 3_600_000_000 * 3600, tz=UTC)
+
+    @property
+    def event_log_id(self) -> int | None:
+        """The id of a value that lands as one record: a JSON object with an integer `event_log_id`, on one
+        line (the lander writes a value holding a newline as it is: it reads as several lines)."""
+        if self.value is None or b"\n" in self.value:
+            return None
+        try:
+            record = json.loads(self.value)
+        except ValueError:
+            return None
+        event_id = record.get("event_log_id") if isinstance(record, dict) else None
+        return event_id if isinstance(event_id, int) and not isinstance(event_id, bool) else None
+
+
 @dataclass
 class JobRun:
     name: str
@@ -70,8 +106,11 @@ class LanderRun:
     bucket: str
     prefix: str
     jobs: list[JobRun] = field(default_factory=list)
-    # Replication hour -> the event_log_ids given to Flink for it (first job and late jobs).
+    # Replication hour -> the event_log_ids given to Flink for it (first job and late jobs), of the values
+    # that land as one record each (KafkaRecord.event_log_id).
     given: dict[datetime, list[int]] = field(default_factory=dict)
+    # Replication hour -> every value given to Flink for it, in the order given (tombstones left out).
+    given_values: dict[datetime, list[bytes]] = field(default_factory=dict)
     # Keys put into the bucket: what Flink wrote (part files, markers) and the by-products added.
     flink_keys: list[str] = field(default_factory=list)
     byproduct_keys: list[str] = field(default_factory=list)
@@ -80,6 +119,7 @@ class LanderRun:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["given"] = {f"{h:%Y-%m-%dT%H:%MZ}": len(ids) for h, ids in sorted(self.given.items())}
+        out["given_values"] = {f"{h:%Y-%m-%dT%H:%MZ}": len(v) for h, v in sorted(self.given_values.items())}
         return out
 
 
@@ -125,20 +165,14 @@ def _iso_ms(us: int) -> str:
     return datetime.fromtimestamp(us // 1000 / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def write_job_input(records: list[StreamRecord], layout: Layout, path: Path) -> None:
-    """What the bounded source reads: each record with the replication time Kafka would have stamped.
-
-    hive: the record's own fields plus `replicated_at` (the lander's columns); plain: the record's text
-    as the producer sent it, in `line`, plus `replicated_at`.
-    """
+def write_job_input(records: Sequence[KafkaRecord], path: Path) -> None:
+    """What the bounded source reads, in both layouts: per record, its value in base64 (the JSON format's
+    encoding of a BYTES column: any bytes, newlines included, reach Flink as they are) and the replication
+    time Kafka would have stamped."""
     with path.open("w", encoding="utf-8") as out:
         for record in records:
-            stamp = _iso_ms(record.replicated_at_us)
-            if layout is Layout.HIVE:
-                row = json.loads(record.line) | {"replicated_at": stamp}
-            else:
-                row = {"line": record.line, "replicated_at": stamp}
-            out.write(json.dumps(row) + "\n")
+            value = None if record.value is None else base64.b64encode(record.value).decode("ascii")
+            out.write(json.dumps({"record_value": value, "replicated_at": _iso_ms(record.replicated_at_us)}) + "\n")
 
 
 def run_flink_job(
@@ -239,10 +273,14 @@ def land_with_flink(
     *,
     late_hours: tuple[datetime, ...] = (),
     late_events: int = 1,
+    extra_records: Sequence[KafkaRecord] = (),
     timeout: float = DEFAULT_JOB_TIMEOUT_SECONDS,
     byproducts: bool = True,
 ) -> LanderRun:
-    """Feed the simulated stream of `options` to real Flink and put what it wrote into the bucket."""
+    """Feed the simulated stream of `options` to real Flink and put what it wrote into the bucket.
+
+    `extra_records` reach the first job with the stream, each where its replication time puts it.
+    """
     layout = Layout(layout)
     hour_layout = HourLayout(layout, options.prefix)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -251,26 +289,33 @@ def land_with_flink(
     local_root.mkdir()
     jar = bucket_assigner_jar(work_dir, flink_python()) if layout is Layout.PLAIN else None
 
-    batches = [("events", event_stream(options))]
-    late: list[StreamRecord] = []
+    stream = [KafkaRecord.of(record) for record in event_stream(options)]
+    # The stream is in arrival order; a stable sort puts each added record among it by its time.
+    batches = [("events", sorted([*stream, *extra_records], key=lambda record: record.replicated_at_us))]
+    late: list[KafkaRecord] = []
     for hour in late_hours:
-        late += late_event_stream(options, hour, late_events)
+        late += [KafkaRecord.of(record) for record in late_event_stream(options, hour, late_events)]
     if late:
         batches.append(("late events", late))
 
     run = LanderRun(layout.value, options.bucket, options.prefix)
     given: dict[datetime, list[int]] = defaultdict(list)
+    given_values: dict[datetime, list[bytes]] = defaultdict(list)
     uploader = _Uploader(client, options.bucket, hour_layout, options.seed, byproducts)
     for number, (name, records) in enumerate(batches, 1):
         for record in records:
-            given[record.hour].append(record.event_log_id)
+            if record.value is not None:
+                given_values[record.hour].append(record.value)
+            if (event_id := record.event_log_id) is not None:
+                given[record.hour].append(event_id)
         input_path = work_dir / f"input-{layout.value}-{number}.jsonl"
-        write_job_input(records, layout, input_path)
+        write_job_input(records, input_path)
         log_path = work_dir / f"job-{layout.value}-{number}.log"
         seconds, reported = run_flink_job(layout, input_path, local_root, log_path, jar=jar, timeout=timeout)
         run.jobs.append(JobRun(name, len(records), round(seconds, 3), reported, str(log_path)))
         uploader.sync(local_root, run)
     run.given = dict(sorted(given.items()))
+    run.given_values = dict(sorted(given_values.items()))
     return run
 
 

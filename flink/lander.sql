@@ -16,18 +16,12 @@ SET 'execution.checkpointing.mode' = 'EXACTLY_ONCE';
 -- A Kafka partition that stays quiet must not hold the watermark (and every commit) back.
 SET 'table.exec.source.idle-timeout' = '${SOURCE_IDLE_TIMEOUT_SECONDS} s';
 
+-- Each Kafka record value is landed exactly as the producer wrote it: read and written with the `raw`
+-- format as one BYTES column, never parsed nor re-serialised. A field the contract does not know yet, an
+-- absent `landed_at` and a value that is not JSON at all all reach S3 unchanged, where the package counts
+-- and keeps them (its new-fields check, its rejects table); a JSON format here would drop or rewrite them.
 CREATE TABLE event_log_source (
-    event_log_id BIGINT,
-    organization_id BIGINT,
-    deployment_id BIGINT,
-    run_id STRING,
-    dagster_event_type STRING,
-    asset_key STRING,
-    step_key STRING,
-    `partition` STRING,
-    event_data STRING,
-    created_at STRING,
-    landed_at STRING,
+    record_value BYTES,
     replicated_at TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
     WATERMARK FOR replicated_at AS replicated_at - INTERVAL '${WATERMARK_DELAY_SECONDS}' SECOND
 ) WITH (
@@ -37,29 +31,19 @@ CREATE TABLE event_log_source (
     'properties.group.id' = '${CONSUMER_GROUP}',
     'scan.startup.mode' = 'group-offsets',
     'properties.auto.offset.reset' = 'earliest',
-    'format' = 'json',
-    'json.fail-on-missing-field' = 'false',
-    'json.ignore-parse-errors' = 'false'
+    'format' = 'raw'
 );
 
+-- The raw format writes the value's bytes and the sink ends each with a newline: one record per line.
+-- The partition columns name the folders, dt=YYYY-MM-DD/hr=HH/, and are not written into the lines.
 CREATE TABLE event_log_sink (
-    event_log_id BIGINT,
-    organization_id BIGINT,
-    deployment_id BIGINT,
-    run_id STRING,
-    dagster_event_type STRING,
-    asset_key STRING,
-    step_key STRING,
-    `partition` STRING,
-    event_data STRING,
-    created_at STRING,
-    landed_at STRING,
+    record_value BYTES,
     dt STRING,
     hr STRING
 ) PARTITIONED BY (dt, hr) WITH (
     'connector' = 'filesystem',
     'path' = '${SINK_PATH}',
-    'format' = 'json',
+    'format' = 'raw',
     'sink.rolling-policy.file-size' = '128MB',
     'sink.rolling-policy.rollover-interval' = '30 min',
     'sink.rolling-policy.check-interval' = '1 min',
@@ -71,19 +55,12 @@ CREATE TABLE event_log_sink (
     'sink.partition-commit.policy.kind' = 'success-file'
 );
 
+-- A record without a value (a Kafka tombstone) holds no event, and the sink cannot write a NULL: it
+-- would fail the job on that offset at every restart. It is the only record not landed.
 INSERT INTO event_log_sink
 SELECT
-    event_log_id,
-    organization_id,
-    deployment_id,
-    run_id,
-    dagster_event_type,
-    asset_key,
-    step_key,
-    `partition`,
-    event_data,
-    created_at,
-    landed_at,
+    record_value,
     DATE_FORMAT(replicated_at, 'yyyy-MM-dd') AS dt,
     DATE_FORMAT(replicated_at, 'HH') AS hr
-FROM event_log_source;
+FROM event_log_source
+WHERE record_value IS NOT NULL;

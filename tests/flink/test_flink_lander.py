@@ -3,6 +3,11 @@
 Each test runs real Flink jobs (devstack/flink_lander.py: the project's own flink/lander.sql for the
 Hive-style layout, a DataStream FileSink for the plain one) in .venv-flink, one job at a time, each under
 a hard timeout with `restart-strategy.type = none`. Select them with `-m flink`.
+
+Both layouts pass every Kafka record value through unchanged: every landed line is a value given to Flink,
+byte for byte. Besides the simulated events, Flink is given a record with a field the contract does not
+know, a line that is not JSON, one that is not UTF-8, a JSON value broken over two lines, an empty value
+and a tombstone (a record without a value).
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devstack.flink_lander import land_with_flink
-from devstack.simulator import RECORD_FIELDS, SimulationOptions, event_stream, late_event_stream, read_landed_hour
+from devstack.flink_lander import KafkaRecord, land_with_flink
+from devstack.simulator import SimulationOptions, event_stream, late_event_stream, read_landed_hour
 from include.event_log.hour_layout import (
     SUCCESS_MARKER,
     Completion,
@@ -30,7 +35,28 @@ pytestmark = [pytest.mark.flink, pytest.mark.timeout(900)]
 END = datetime(2025, 8, 1, 6, tzinfo=UTC)
 HOURS = [END - timedelta(hours=5 - i) for i in range(5)]  # 01:00 .. 05:00
 EMPTY, LATE = HOURS[2], HOURS[1]  # 03:00 gets no event; 02:00 is re-opened by a late event
+DIRTY, NOVEL = HOURS[0], HOURS[3]  # 01:00 gets the lines that are not JSON; 04:00 the new field and the rest
 PREFIX = "flink/event_log"
+MINUTE_US = 60_000_000
+
+
+def at(hour: datetime, minutes: int) -> int:
+    return int(hour.timestamp()) * 1_000_000 + minutes * MINUTE_US
+
+
+def records_beyond_the_contract(options: SimulationOptions) -> dict[str, KafkaRecord]:
+    """Kafka records a JSON format would drop, rewrite or fail on, each inside a landed hour."""
+    # A new event (a late-event pass of its own: an id no other record has) with a field the contract lacks.
+    (base,) = late_event_stream(options, NOVEL, 1, pass_number=2)
+    assert base.line.endswith("}") and "tenant_tier" not in base.line
+    return {
+        "new_field": KafkaRecord(base.replicated_at_us, (base.line[:-1] + ',"tenant_tier":"gold"}').encode()),
+        "not_json": KafkaRecord(at(DIRTY, 20), b"<<corrupted record at kafka offset 4242>>"),
+        "not_utf8": KafkaRecord(at(DIRTY, 21), b"event_log_id=4243 \xff\xfe\xc3\x28 payload"),
+        "two_lines": KafkaRecord(at(NOVEL, 30), b'{"event_log_id": 4244,\n "organization_id": 1}'),
+        "empty": KafkaRecord(at(NOVEL, 31), b""),
+        "tombstone": KafkaRecord(at(NOVEL, 32), None),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -63,24 +89,35 @@ def success_versions(s3_client, bucket: str, key: str) -> int:
 def test_real_flink_lands_exactly_the_events_it_was_given(s3_client, versioned_bucket, flink_work_dir, layout):
     bucket = versioned_bucket
     options = SimulationOptions(
-        bucket=bucket, prefix=PREFIX, end_hour=END, hours=5, events_per_hour=80, empty_hours=(EMPTY,)
-    )
+        bucket=bucket, prefix=PREFIX, end_hour=END, hours=5, events_per_hour=80, empty_hours=(EMPTY,),
+        missing_landed_at_fraction=0.05,
+    )  # fmt: skip
+    extra = records_beyond_the_contract(options)
     run = land_with_flink(
-        s3_client, options, layout, flink_work_dir / layout.value, late_hours=(LATE,), late_events=1, timeout=300
-    )
+        s3_client, options, layout, flink_work_dir / layout.value, late_hours=(LATE,), late_events=1,
+        extra_records=list(extra.values()), timeout=300,
+    )  # fmt: skip
     for job in run.jobs:
         print(f"{layout.value}: Flink job '{job.name}' ({job.records} records) took {job.seconds:.1f}s")
 
-    # What was given to Flink, per replication hour, recomputed from the simulator on its own.
+    # What was given to Flink, per replication hour, recomputed from the simulator on its own: the ids of
+    # the events, and every value's exact bytes.
     stream = event_stream(options)
     late = late_event_stream(options, LATE, 1)
     assert 300 <= len(stream) <= 500 and len(late) == 1
     given: dict[datetime, Counter] = {}
+    values: dict[datetime, Counter] = {}
     for record in stream + late:
         given.setdefault(record.hour, Counter())[record.event_log_id] += 1
-    assert sorted(given) == [h for h in HOURS if h != EMPTY]
+        values.setdefault(record.hour, Counter())[record.line.encode()] += 1
+    given[NOVEL][json.loads(extra["new_field"].value)["event_log_id"]] += 1
+    for name in ("new_field", "not_json", "not_utf8", "two_lines", "empty"):
+        values[extra[name].hour][extra[name].value] += 1
+    assert sorted(given) == sorted(values) == [h for h in HOURS if h != EMPTY]
     assert {h: sorted(c.elements()) for h, c in given.items()} == {h: sorted(ids) for h, ids in run.given.items()}
-    by_text = {json.loads(r.line)["event_log_id"]: r.line for r in stream + late}
+    assert {h: sorted(c.elements()) for h, c in values.items()} == {h: sorted(v) for h, v in run.given_values.items()}
+    without_landed_at = [r.line for r in stream + late if "landed_at" not in json.loads(r.line)]
+    assert without_landed_at, "the stream holds records without landed_at (old data)"
 
     hours_layout = HourLayout(layout, PREFIX)
     keys = listing(s3_client, bucket)
@@ -102,19 +139,34 @@ def test_real_flink_lands_exactly_the_events_it_was_given(s3_client, versioned_b
             assert classify_object(name) is ObjectKind.BYPRODUCT, key
     assert run.byproduct_keys and all(k in keys for k in run.byproduct_keys)
 
-    # Each replication hour's finished part files hold exactly the events given to Flink for it, once.
+    # Each replication hour's finished part files hold exactly the values given to Flink for it, once each,
+    # byte for byte, one per line: no field dropped or added, no number re-serialised, an absent landed_at
+    # still absent, a line that is not JSON (or not UTF-8) as it came, an empty value as an empty line. A
+    # value holding a newline is written as it is, so it reads as two lines; a tombstone is not landed.
+    landed_lines: Counter = Counter()
     for hour, ids in given.items():
         landed = read_landed_hour(s3_client, bucket, PREFIX, hour, layout=layout)
-        assert landed.other_keys == [] and landed.malformed_lines == []
+        assert landed.other_keys == []
         assert sorted(landed.part_keys) == sorted(k for k in flink_parts if hours_layout.hour_of_key(k) == hour)
         assert Counter(landed.event_log_ids) == ids, hour
-        for line in landed.lines:
-            sent = json.loads(by_text[line.record["event_log_id"]])
-            if layout is Layout.HIVE:
-                # The SQL sink writes the lander's columns: every field of the record, null when absent.
-                assert line.record == {name: sent.get(name) for name in RECORD_FIELDS}
-            else:
-                assert line.record == sent
+        bodies = [s3_client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in landed.part_keys]
+        assert all(body.endswith(b"\n") for body in bodies), "every value is followed by a newline"
+        lines = Counter(line for body in bodies for line in body[:-1].split(b"\n"))
+        expected = Counter(piece for value in values[hour].elements() for piece in value.split(b"\n"))
+        assert lines == expected, hour
+        landed_lines += lines
+        if hour == NOVEL:
+            two_lines = extra["two_lines"].value
+            assert any(body.startswith(two_lines + b"\n") or b"\n" + two_lines + b"\n" in body for body in bodies)
+            # The two halves of the broken value and the empty line.
+            assert sorted(m.kind for m in landed.malformed_lines) == ["not_json"] * 3
+            (novel,) = [line.record for line in landed.lines if "tenant_tier" in line.record]
+            assert novel == json.loads(extra["new_field"].value) and novel["tenant_tier"] == "gold"
+        elif hour == DIRTY:
+            assert sorted(m.kind for m in landed.malformed_lines) == ["not_json", "not_json"]
+        else:
+            assert landed.malformed_lines == []
+    assert all(landed_lines[line.encode()] == 1 for line in without_landed_at)
 
     # The late event re-opened its hour: a part file of its own, next to the first job's.
     late_hour = read_landed_hour(s3_client, bucket, PREFIX, LATE, layout=layout)

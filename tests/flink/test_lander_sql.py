@@ -27,7 +27,7 @@ def options_of(statement: str) -> dict[str, str]:
     return dict(re.findall(r"'([^']+)'\s*=\s*'([^']*)'", body))
 
 
-def test_rendered_lander_has_every_parameter_and_the_contract_columns():
+def test_rendered_lander_has_every_parameter_and_passes_record_values_through():
     statements = lander.lander_statements(lander.lander_parameters(ENV))
     assert not any("${" in s for s in statements)
     sets = [s for s in statements if s.startswith("SET ")]
@@ -40,7 +40,13 @@ def test_rendered_lander_has_every_parameter_and_the_contract_columns():
     assert kafka["connector"] == "kafka" and kafka["topic"] == "dagster-event-log"
     assert kafka["properties.bootstrap.servers"] == "kafka-1:9092,kafka-2:9092"
     assert "METADATA FROM 'timestamp'" in source and "WATERMARK FOR replicated_at" in source
+    # The value is read and written as bytes, never parsed: one physical column, the raw format.
+    assert re.findall(r"^\s+`?(\w+)`? (\w+)", source, re.MULTILINE) == [
+        ("record_value", "BYTES"), ("replicated_at", "TIMESTAMP_LTZ"), ("WATERMARK", "FOR"),
+    ]  # fmt: skip
+    assert kafka["format"] == "raw" and not any(key.startswith("json.") for key in kafka)
     files = options_of(sink)
+    assert files["format"] == "raw" and not any(key.startswith("json.") for key in files)
     assert files["path"] == "s3://flink-event-log/event_log/"
     assert files["sink.partition-commit.trigger"] == "partition-time"
     assert files["sink.partition-commit.policy.kind"] == "success-file"
@@ -50,12 +56,14 @@ def test_rendered_lander_has_every_parameter_and_the_contract_columns():
     assert files["sink.rolling-policy.file-size"] == "128MB"
     assert files["sink.rolling-policy.rollover-interval"] == "30 min"
     assert "PARTITIONED BY (dt, hr)" in sink
-    columns = re.findall(r"^\s+`?(\w+)`? (?:BIGINT|STRING)", sink, re.MULTILINE)
-    assert columns == [
-        "event_log_id", "organization_id", "deployment_id", "run_id", "dagster_event_type", "asset_key",
-        "step_key", "partition", "event_data", "created_at", "landed_at", "dt", "hr",
+    # The partition columns name the folders; the value alone is written.
+    assert re.findall(r"^\s+`?(\w+)`? (\w+)", sink, re.MULTILINE) == [
+        ("record_value", "BYTES"), ("dt", "STRING"), ("hr", "STRING"),
     ]  # fmt: skip
     assert "DATE_FORMAT(replicated_at, 'HH') AS hr" in inserts[0]
+    assert inserts[0].split("SELECT", 1)[1].split()[0] == "record_value,"
+    # A tombstone (no value) is the one record not landed: the sink would fail on a NULL.
+    assert inserts[0].endswith("WHERE record_value IS NOT NULL")
 
 
 def test_parameters_are_required_and_checked():
@@ -100,7 +108,7 @@ def test_the_runner_replaces_only_the_kafka_source(tmp_path):
         "path": (tmp_path / "input.jsonl").as_uri(),
         "format": "json",
         "json.timestamp-format.standard": "ISO-8601",
-        "json.fail-on-missing-field": "false",
+        "json.fail-on-missing-field": "true",
     }
     # Everything else is the production SQL, but the sink folder and the checkpoint interval.
     for mine, theirs in zip(local, production, strict=True):

@@ -2,26 +2,30 @@
 
 Real Apache Flink (devstack/flink_lander.py, in .venv-flink: the project's own flink/lander.sql for the
 Hive-style layout, a DataStream FileSink for plain folders) lands simulated events, with one hour that has
-none and a late event that re-opens an hour; its output goes into S3 as Flink's S3 writer leaves it
-(finished files, hidden in-progress files, multipart `_…_tmp_` objects). Then the DAG's load part runs
-hour by hour with `dag.test()` against a Snowflake emulator and bucket of this module's own, with the
-layout and completion signal of the case, and every hour's rows must be exactly the events given to Flink
-for that hour: the empty hour completes and loads nothing, the re-opened hour holds each event once.
+none, a late event that re-opens an hour, a line that is not JSON in one hour and an event with a field the
+contract does not know in another (the lander passes every value through unchanged); its output goes into
+S3 as Flink's S3 writer leaves it (finished files, hidden in-progress files, multipart `_…_tmp_` objects).
+Then the DAG's load part runs hour by hour with `dag.test()` against a Snowflake emulator and bucket of this
+module's own, with the layout and completion signal of the case, and every hour's rows must be exactly the
+events given to Flink for that hour: the empty hour completes and loads nothing, the re-opened hour holds
+each event once, the line that is not JSON is counted and kept as a reject while its hour loads, and the
+new field warns in its hour's `new_fields` check and stays in the raw RECORD.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devstack.flink_lander import land_with_flink
+from devstack.flink_lander import KafkaRecord, land_with_flink
 from devstack.localsnow.process import start_server, stop_server
 from devstack.ports import free_port
-from devstack.simulator import SimulationOptions
+from devstack.simulator import SimulationOptions, late_event_stream
 from devstack.stack import PREFIX, connection_env
-from include.event_log.hour_layout import Completion, Layout
+from include.event_log.hour_layout import Completion, HourLayout, Layout
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink, pytest.mark.timeout(1500)]
@@ -29,6 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.flink, pytest.mark.timeout(15
 END = datetime(2025, 8, 7, 6, tzinfo=UTC)
 HOURS = [END - timedelta(hours=5 - i) for i in range(5)]  # 01:00 .. 05:00
 EMPTY, LATE = HOURS[2], HOURS[1]
+DIRTY, NOVEL = HOURS[0], HOURS[3]  # a line that is not JSON; an event with a field the contract lacks
+NOT_JSON = b"<<corrupted record at kafka offset 4242>>"
 
 CASES = [
     # What each Flink sink writes, read the way a deployment of it would be configured.
@@ -62,6 +68,8 @@ def case_stack(request, local_stack, s3_endpoint_url, s3_client, tmp_path, monke
         "EVENT_LOG_LAYOUT": layout.value,
         "EVENT_LOG_COMPLETION": completion.value,
         "EVENT_LOG_QUIET_PERIOD_SECONDS": "900",
+        # One bad line in an hour of about 80 is above the default 1%: this hour must load and keep it.
+        "EVENT_LOG_MAX_REJECT_RATIO": "0.05",
     }.items():
         monkeypatch.setenv(name, value)
     event_log_objects.cache_clear()  # the declaration names the bucket and the layout's file pattern
@@ -81,9 +89,26 @@ def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, t
     layout, completion, bucket, port = case_stack
     options = SimulationOptions(bucket=bucket, prefix=PREFIX, end_hour=END, hours=5, events_per_hour=80,
                                 empty_hours=(EMPTY,))  # fmt: skip
-    run = land_with_flink(s3_client, options, layout, tmp_path / "flink", late_hours=(LATE,), late_events=1)
+    (base,) = late_event_stream(options, NOVEL, 1, pass_number=2)  # an event no other record has
+    novel = KafkaRecord(base.replicated_at_us, (base.line[:-1] + ',"tenant_tier":"gold"}').encode())
+    not_json = KafkaRecord(int((DIRTY + timedelta(minutes=20)).timestamp()) * 1_000_000, NOT_JSON)
+    assert novel.hour == NOVEL and not_json.hour == DIRTY
+    run = land_with_flink(
+        s3_client, options, layout, tmp_path / "flink", late_hours=(LATE,), late_events=1,
+        extra_records=[novel, not_json],
+    )  # fmt: skip
     given = {hour: Counter(ids) for hour, ids in run.given.items()}
     assert EMPTY not in given and sum(given[LATE].values()) >= 2
+    assert novel.event_log_id in given[NOVEL] and NOT_JSON in run.given_values[DIRTY]
+    # Where Flink wrote the bad line: the reject must name that file and line.
+    dirty_prefix = HourLayout(layout, PREFIX).hour_prefix(DIRTY)
+    (not_json_at,) = [
+        (key.rsplit("/", 1)[-1], number)
+        for key in run.flink_keys
+        if key.startswith(dirty_prefix) and "/_" not in key
+        for number, line in enumerate(s3_client.get_object(Bucket=bucket, Key=key)["Body"].read().split(b"\n"), 1)
+        if line == NOT_JSON
+    ]
 
     dag = load_dag("event_log_ingest").partial_subset(task_ids=["load_hour.check_hour"], include_upstream=True)
     warehouse = snowflake.connector.connect(
@@ -101,18 +126,47 @@ def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, t
             {"h": hour.replace(tzinfo=None)},
         )
         assert Counter(int(event_id) for (event_id,) in rows) == given.get(hour, Counter()), hour
-        checks = dict(query(
+        checks = {name: (status, observed, json.loads(details)) for name, status, observed, details in query(
             warehouse,
-            "SELECT CHECK_NAME, STATUS FROM EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS WHERE RUN_ID = %(r)s "
-            "AND CHECK_NAME IN ('unexpected_objects_in_hour', 'loadable_files_in_hour', "
-            "'raw_rows_equal_external_table_rows')",
+            "SELECT CHECK_NAME, STATUS, OBSERVED, DETAILS FROM EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS "
+            "WHERE RUN_ID = %(r)s AND CHECK_NAME IN ('unexpected_objects_in_hour', 'loadable_files_in_hour', "
+            "'raw_rows_equal_external_table_rows', 'rows_parsed_equal_loaded_plus_rejected', "
+            "'rejects_kept_equal_rows_rejected', 'rejected_lines', 'new_fields')",
             {"r": dag_run.run_id},
-        ))  # fmt: skip
-        assert checks == {
+        )}  # fmt: skip
+        assert {name: status for name, (status, _, _) in checks.items()} == {
             "unexpected_objects_in_hour": "pass",  # Flink's by-products are known, never unexpected
             "loadable_files_in_hour": "pass",  # the empty hour is reported complete and empty, not warned
             "raw_rows_equal_external_table_rows": "pass",  # the external table reads the same layout
+            "rows_parsed_equal_loaded_plus_rejected": "pass",
+            "rejects_kept_equal_rows_rejected": "pass",
+            "rejected_lines": "warn" if hour == DIRTY else "pass",
+            "new_fields": "warn" if hour == NOVEL else "pass",
         }, hour
+        kept = query(
+            warehouse,
+            "SELECT FILE_NAME, LINE_NUMBER, REJECTED_RECORD FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG_REJECTS "
+            "WHERE REPLICATION_HOUR = %(h)s",
+            {"h": hour.replace(tzinfo=None)},
+        )
+        if hour == DIRTY:
+            # The line that is not JSON: counted, kept whole where Flink wrote it, and the hour loaded.
+            assert checks["rejected_lines"][1] == 1
+            assert [(name.rsplit("/", 1)[-1], int(number), text) for name, number, text in kept] == [
+                (*not_json_at, NOT_JSON.decode())
+            ]
+        else:
+            assert kept == [], hour
+        if hour == NOVEL:
+            assert checks["new_fields"][1:] == (1, {"fields": {"tenant_tier": 1}})
+            ((record,),) = query(
+                warehouse,
+                "SELECT RECORD FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG WHERE REPLICATION_HOUR = %(h)s "
+                "AND RECORD:event_log_id::NUMBER = %(id)s",
+                {"h": hour.replace(tzinfo=None), "id": novel.event_log_id},
+            )
+            # The raw RECORD is the value Flink was given, the new field with it.
+            assert json.loads(record) == json.loads(novel.value) and json.loads(record)["tenant_tier"] == "gold"
     ((empty_state,),) = query(
         warehouse,
         "SELECT DETAILS FROM EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS WHERE CHECK_NAME = 'loadable_files_in_hour' "
