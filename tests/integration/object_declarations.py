@@ -30,7 +30,7 @@ class Declaration:
         declared = cls(tmp_path / "objects.yaml", database)
         for n in (1, 2):
             body = "".join(json.dumps({"event_log_id": 10 * n + i, "step_key": f"s{i}"}) + "\n" for i in range(2))
-            key = f"{declared.prefix}/2025/08/01/0{n}/part-0000000{n}-0000-0000-0000-000000000000-0-1.jsonl"
+            key = f"{declared.prefix}/dt=2025-08-01/hr=0{n}/part-0000000{n}-0000-0000-0000-000000000000-0-1.jsonl"
             s3_client.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
         return declared
 

@@ -49,7 +49,7 @@ def test_states_read_from_the_warehouse_and_s3(snowflake_objects, s3_client, war
         ):
             cursor.execute(
                 "INSERT INTO EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS VALUES (%s, 'event_log_ingest', %s, %s, %s, %s, "
-                "NULL, NULL, '{}')",
+                "NULL, NULL, '{}', NULL)",
                 (stamp, f"scheduled__{check_hour.isoformat()}", check_hour.replace(tzinfo=None), name, status),
             )
 

@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from include.event_log.assets import snowflake_objects_asset
+from include.event_log.config import IngestConfig
 from include.event_log.object_statements import external_table_fingerprint
 from tests.integration.conftest import load_dag, query
 from tests.integration.object_declarations import AIRFLOW_RUN_ID_COLUMN, RAW_ROWS, Declaration
@@ -142,7 +144,10 @@ def test_each_edit_is_planned_applied_recorded_then_nothing_is_planned(declarati
             "Lines the hourly COPY couldn't load (not JSON, truncated), kept whole with where and why.",
         )]),
     }  # fmt: skip
-    ext_uri = f"snowflake://local/{declaration.database}/RAW/EXT_FLINK_EVENT_LOG"
+    # The declared external table's asset (include/event_log/external_assets.yaml): the package's, whichever
+    # declaration file this test edits.
+    ext_uri = snowflake_objects_asset(IngestConfig.from_env()).uri
+    assert ext_uri == "snowflake://local/EVENT_LOG/RAW/EXT_FLINK_EVENT_LOG"
     assert asset_events(second) == [(ext_uri, applied)]
     statuses = {name: status for name, status, _ in recorded(warehouse, declaration, second)}
     assert statuses == {

@@ -71,10 +71,10 @@ def test_the_first_apply_creates_everything_then_nothing_is_planned(declaration,
     assert raw_rows(warehouse, declaration)[0][:3] == (10, "a", 1)
     ext = declaration.fqn("EXT_FLINK_EVENT_LOG")
     assert query(warehouse, f"SELECT EVENT_LOG_ID, FILENAME FROM {ext} ORDER BY 1") == [
-        (10, "2025/08/01/01/part-00000001-0000-0000-0000-000000000000-0-1.jsonl"),
-        (11, "2025/08/01/01/part-00000001-0000-0000-0000-000000000000-0-1.jsonl"),
-        (20, "2025/08/01/02/part-00000002-0000-0000-0000-000000000000-0-1.jsonl"),
-        (21, "2025/08/01/02/part-00000002-0000-0000-0000-000000000000-0-1.jsonl"),
+        (10, "dt=2025-08-01/hr=01/part-00000001-0000-0000-0000-000000000000-0-1.jsonl"),
+        (11, "dt=2025-08-01/hr=01/part-00000001-0000-0000-0000-000000000000-0-1.jsonl"),
+        (20, "dt=2025-08-01/hr=02/part-00000002-0000-0000-0000-000000000000-0-1.jsonl"),
+        (21, "dt=2025-08-01/hr=02/part-00000002-0000-0000-0000-000000000000-0-1.jsonl"),
     ]
     comment = shown(warehouse, "EXTERNAL TABLES", declaration, "EXT_FLINK_EVENT_LOG")["comment"]
     assert comment.endswith(f"[ddl sha256:{external_table_fingerprint(declaration.objects)}]")
@@ -84,7 +84,8 @@ def test_the_first_apply_creates_everything_then_nothing_is_planned(declaration,
     )  # fmt: skip
     grants = query(warehouse, f"SHOW GRANTS ON TABLE {declaration.fqn('EVENT_LOG_CHECK_RESULTS')}")
     assert sorted((g[1], g[5]) for g in grants) == [
-        ("INSERT", "EVENT_LOG_LOADER"), ("OWNERSHIP", "SYSADMIN"), ("SELECT", "EVENT_LOG_LOADER")
+        ("DELETE", "EVENT_LOG_LOADER"), ("INSERT", "EVENT_LOG_LOADER"), ("OWNERSHIP", "SYSADMIN"),
+        ("SELECT", "EVENT_LOG_LOADER"),
     ]  # fmt: skip
 
 
@@ -232,7 +233,11 @@ def test_objects_created_before_plans_converge(local_stack, warehouse, tmp_path,
     comments, no grants. The first plan brings it to the declaration; nothing is lost."""
     query(warehouse, "CREATE DATABASE IF NOT EXISTS OBJ_BEFORE")
     declared = Declaration(tmp_path / "objects.yaml", "OBJ_BEFORE")
-    s3_client.put_object(Bucket=BUCKET, Key=f"{declared.prefix}/2025/08/01/01/part-a-0-1.jsonl", Body=b'{"a": 1}\n')
+    s3_client.put_object(
+        Bucket=BUCKET,
+        Key=f"{declared.prefix}/dt=2025-08-01/hr=01/part-0000000a-0000-0000-0000-000000000000-0-1.jsonl",
+        Body=b'{"a": 1}\n',
+    )
     objects = declared.objects
     ff, stage, ext, raw = objects.file_format, objects.stage, objects.external_table, objects.raw_table
     for sql in (
@@ -272,7 +277,7 @@ def test_objects_created_before_plans_converge(local_stack, warehouse, tmp_path,
     assert shown(warehouse, "STAGES", declared, "STAGE_FLINK_EVENT_LOG")["directory_enabled"] == "N"
     assert query(warehouse, f"SELECT FILE_NAME FROM {raw.fqn}") == [("kept",)]
     assert query(warehouse, f"SELECT FILENAME, REPLICATION_HOUR IS NOT NULL FROM {ext.fqn}") == [
-        ("2025/08/01/01/part-a-0-1.jsonl", True)
+        ("dt=2025-08-01/hr=01/part-0000000a-0000-0000-0000-000000000000-0-1.jsonl", True)
     ]  # fmt: skip
 
 
