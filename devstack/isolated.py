@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from devstack.ports import LOOPBACK
-from devstack.stack import ADMIN_USER, BUCKET, EMBEDDED, LOCAL_AWS_ENV, MODE_VARIABLE, PREFIX, REPO
+from devstack.stack import (
+    ADMIN_USER,
+    BUCKET,
+    EMBEDDED,
+    LOCAL_AWS_ENV,
+    MODE_VARIABLE,
+    OWNER_VARIABLE,
+    PREFIX,
+    REPO,
+    kill_session,
+)
 
 # `python -m devstack.stack up`, with a start date: the DAGs' EVENT_LOG_START_DATE.
 UP = "import sys, datetime; from devstack import stack; stack.up(datetime.datetime.fromisoformat(sys.argv[1]))"
@@ -43,6 +53,8 @@ class IsolatedStack:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENT_LOG_", "_AIRFLOW"))}
         return {
             **base, "DEVSTACK_VAR_DIR": str(self.var_dir), "PYTHONPATH": str(REPO), MODE_VARIABLE: self.mode,
+            # The stack stops by itself (and drops its database) if this process dies without `stop()`.
+            OWNER_VARIABLE: str(os.getpid()),
             **self.extra_env,
         }  # fmt: skip
 
@@ -68,6 +80,14 @@ class IsolatedStack:
         if result.returncode != 0:
             raise RuntimeError(f"stack down failed:\n{result.stdout}\n{result.stderr}")
         return (result.stdout + result.stderr).strip()
+
+    def kill(self, component: str) -> int:
+        """SIGKILL the component's process group and every process of its session (task processes the Task SDK
+        moved to groups of their own included): the machine it ran on is gone. Returns its pid (= group id)."""
+        self.refresh_state()
+        pid = self.state["pids"][component]
+        kill_session(pid)
+        return pid
 
     def hold(self, component: str) -> None:
         """Leave the component down when it next dies, until `release` (devstack.stack's held components)."""

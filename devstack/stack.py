@@ -62,6 +62,8 @@ LOCAL_AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 EMBEDDED, PRODUCTION = "embedded", "production"
 MODES = (EMBEDDED, PRODUCTION)
 MODE_VARIABLE = "DEVSTACK_MODE"
+# A process whose end stops the stack (a test session, the benchmark): `up` records it, the supervisor watches it.
+OWNER_VARIABLE = "DEVSTACK_OWNER_PID"
 WORKERS = ("worker-1", "worker-2")
 # In start order; stopped in reverse (the broker outlives the scheduler and the workers).
 COMPONENTS = {
@@ -88,6 +90,7 @@ class StackState:
     # Production mode only: the stack's PostgreSQL database and its broker's port.
     database: str | None = None
     broker_port: int | None = None
+    owner_pid: int | None = None
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -288,6 +291,11 @@ def _signal_members(leader: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
+def kill_session(leader: int) -> None:
+    """SIGKILL a component we started: its process group and every process of its session."""
+    _signal_members(leader, signal.SIGKILL)
+
+
 def stop_group(pgid: int, name: str, grace: float = 20.0, leader: subprocess.Popen | None = None) -> None:
     """SIGTERM the process group and session we started (their id is the leader's pid), SIGKILL what is left
     after a grace: the component and every process it started, task processes in groups of their own included."""
@@ -334,6 +342,9 @@ class Supervisor:
         self.state.pids = {}
         self.state.supervisor_pid = None
         self.state.save()
+        if self.state.owner_pid and not _alive(self.state.owner_pid):
+            # Nobody is left to run `down`: leave nothing behind.
+            release_machine_resources(self.state)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop_all() or sys.exit(0))
@@ -348,6 +359,10 @@ class Supervisor:
                 wait_for_port(self.state.broker_port)
         while not self.stopping:
             time.sleep(1)
+            if self.state.owner_pid and not _alive(self.state.owner_pid):
+                print(f"the stack's owner (pid {self.state.owner_pid}) is gone: stopping the stack", flush=True)
+                self.stop_all()
+                return
             for name, proc in list(self.procs.items()):
                 if proc.poll() is None or self.stopping or (HELD_DIR / name).exists():
                     continue
@@ -406,6 +421,7 @@ def up(start_date: datetime | None = None, mode: str | None = None) -> StackStat
         jwt_secret=secrets.token_urlsafe(32),
         start_date=start.isoformat(),
         mode=mode,
+        owner_pid=int(os.environ[OWNER_VARIABLE]) if os.environ.get(OWNER_VARIABLE) else None,
     )
     if mode == PRODUCTION:
         state.database = machine_services.stack_database_name(VAR)
@@ -477,11 +493,16 @@ def down() -> list[str]:
     state = StackState.load() or state
     state.pids, state.supervisor_pid = {}, None
     state.save()
+    release_machine_resources(state)
+    return leftovers
+
+
+def release_machine_resources(state: StackState) -> None:
+    """Once every component is stopped: drop the stack's database, remove its broker's (empty) directory."""
     if state.mode == PRODUCTION and state.database:
         machine_services.drop_database(state.database)
         shutil.rmtree(BROKER_DIR, ignore_errors=True)
     shutil.rmtree(HELD_DIR, ignore_errors=True)
-    return leftovers
 
 
 def hold(name: str) -> None:
