@@ -70,6 +70,7 @@ COMPONENTS = {
     EMBEDDED: ("s3", "snowflake", "dag-processor", "scheduler", "triggerer", "api-server"),
     PRODUCTION: ("s3", "snowflake", "broker", "dag-processor", "scheduler", *WORKERS, "triggerer", "api-server"),
 }
+EXECUTOR_SIZING = ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG")
 # Each Celery worker runs this many tasks at once: two workers give the 4 slots the LocalExecutor has.
 WORKER_CONCURRENCY = 2
 MAX_RESTARTS = 5
@@ -191,6 +192,8 @@ def airflow_env(state: StackState) -> dict[str, str]:
     }
     if state.mode == PRODUCTION:
         env.update(production_airflow_env(state))
+    # A test may size the executor differently, through the environment it starts the stack with.
+    env.update({key: os.environ[key] for key in EXECUTOR_SIZING if key in os.environ})
     return env
 
 

@@ -29,7 +29,7 @@ DAG_ID = "event_log_ingest"
 COPY = "load_hour.copy_partition"
 # Big enough that its COPY on the emulator lasts seconds (about 8 s per million events on an idle machine).
 KILLED_HOUR_EVENTS = 400_000
-BROKER_HOURS = 4
+BROKER_HOURS = 3
 # The Celery queue Airflow sends every task to ([operators] default_queue).
 CELERY_QUEUE = "default"
 
