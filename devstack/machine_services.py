@@ -8,13 +8,15 @@ the development and CI machines). Nothing here needs a password, and none is sto
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 from pathlib import Path
 
 from devstack.ports import LOOPBACK
 
-POSTGRES_PORT = 5432
+# Another port only where the machine's server listens elsewhere (or, in a test, where nothing does).
+POSTGRES_PORT = int(os.environ.get("DEVSTACK_POSTGRES_PORT", "5432"))
 POSTGRES_USER = "postgres"
 # The database the server always has, to connect to while creating or dropping a stack's database.
 MAINTENANCE_DATABASE = "postgres"
