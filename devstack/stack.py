@@ -381,7 +381,10 @@ class Supervisor:
 
 def _run_airflow_cli(args: list[str], state: StackState, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, **airflow_env(state)}
-    return subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=REPO, check=check, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=REPO, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed ({state.mode} stack):\n{result.stderr[-4000:]}")
+    return result
 
 
 def running_state() -> StackState | None:
@@ -433,9 +436,7 @@ def up(start_date: datetime | None = None, mode: str | None = None) -> StackStat
         machine_services.create_database(state.database)
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({ADMIN_USER: state.admin_password}))
     state.save()
-    migrate = _run_airflow_cli(["db", "migrate"], state, check=False)
-    if migrate.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed ({state.mode} stack):\n{migrate.stderr[-4000:]}")
+    _run_airflow_cli(["db", "migrate"], state)
     log = open(LOG_DIR / "supervisor.log", "ab")  # noqa: SIM115 - the supervisor owns it
     supervisor = subprocess.Popen(
         [str(BIN / "python"), *SUPERVISE_ARGS], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
