@@ -49,6 +49,12 @@ class Faults:
 
     def backfill(self, hours: list[datetime]) -> dict[datetime, str]:
         """`airflow backfill create` over the hours, once (no SQLite, no "database is locked"); their run ids."""
+        from airflow_client.client.api.backfill_api import BackfillApi
+
+        # One backfill per DAG at a time: the scheduler completes the previous one a loop after its last run.
+        backfills = BackfillApi(self.api.client)
+        wait_until(lambda: all(b.completed_at for b in backfills.list_backfills(DAG_ID).backfills), 120,
+                   what="the previous backfill to complete")  # fmt: skip
         result = self.live.airflow_cli(
             ["backfill", "create", "--dag-id", DAG_ID, "--from-date", min(hours).isoformat(), "--to-date",
              max(hours).isoformat(), "--reprocess-behavior", "completed", "--max-active-runs", str(len(hours))],
