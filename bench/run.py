@@ -9,9 +9,9 @@
    whole run fits its budget (BENCH_BUDGET_SECONDS, default 800 s of measuring);
 5. the stack is stopped (always);
 6. the same live figures (waiting, freshness, backfill) on a second stack in production mode (PostgreSQL, the
-   Celery executor, two workers), within BENCH_PRODUCTION_BUDGET_SECONDS (default 800 s, as the embedded run; BENCH_PRODUCTION=0
-   skips it), that stack stopped too; then bench/results.json, bench/README.md and, when matplotlib is
-   installed, PNG charts are written.
+   Celery executor, two workers), within BENCH_PRODUCTION_BUDGET_SECONDS (default 800 s, as the embedded run;
+   BENCH_PRODUCTION=0 skips it), that stack stopped too; then bench/results.json, bench/README.md and, when
+   matplotlib is installed, PNG charts are written.
 
 Figures are printed next to their targets. A missed target is a result, not an error: the exit status
 is non-zero only when something crashed. Sizes can be lowered for a trial run, e.g.
