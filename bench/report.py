@@ -137,9 +137,16 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def production_figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The freshness and backfill rows again, measured on the production-shaped stack."""
+    production = results.get("production") or {}
+    rows = figures({key: production[key] for key in ("freshness", "backfill") if key in production})
+    return [(f"{figure} -- production-shaped stack", *rest) for figure, *rest in rows]
+
+
 def summary(results: dict[str, Any]) -> str:
     lines = ["figure | measured | target | verdict", "--- | --- | --- | ---"]
-    lines += [" | ".join(row) for row in figures(results)]
+    lines += [" | ".join(row) for row in figures(results) + production_figures(results)]
     if results.get("errors"):
         lines.append(f"\nCRASHED sections: {', '.join(results['errors'])} (tracebacks in results.json)")
     lines.append(f"\nTotal: {results.get('total_seconds', 0):.0f} s")
@@ -431,11 +438,63 @@ fewer tasks, or more worker slots on a bigger machine, would raise it.
     return text
 
 
+def _modes_section(results: dict[str, Any]) -> str:
+    """The live figures of the embedded and the production-shaped stack, side by side."""
+    production = results["production"]
+    modes = {"embedded": results, "production-shaped": production}
+
+    def figure(path: tuple[str, ...], unit: str = "", digits: int = 1) -> list[str]:
+        cells = []
+        for mode_results in modes.values():
+            value: Any = mode_results
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            cells.append(_fmt(value, unit, digits))
+        return cells
+
+    rows = [
+        ["Airflow", "SQLite, LocalExecutor (4 slots)", "PostgreSQL, CeleryExecutor, Redis, 2 workers x 2 slots"],
+        ["stack up and Snowflake objects created", *figure(("section_seconds", "stack"), " s", 0)],
+        ["freshness: median end to end", *figure(("freshness", "median_end_to_end_seconds"), " s")],
+        ["freshness: max end to end", *figure(("freshness", "max_end_to_end_seconds"), " s")],
+        ["freshness: median loaded and checked", *figure(("freshness", "median_loaded_seconds"), " s")],
+        ["freshness: hours modeled in the box", *figure(("freshness", "hours_modeled_in_box"), "", 0)],
+    ]
+    for stage in ("sensor_detection", "listing", "copy", "checks", "dbt"):
+        rows.append([f"freshness stage median: {stage}", *figure(("freshness", "stage_median_seconds", stage), " s")])
+    rows += [
+        ["freshness: `dbt build` (median)", *figure(("freshness", "dbt_split_median_seconds", "build"), " s")],
+        ["backfill: `airflow backfill create` attempts", *figure(("backfill", "backfill_create_attempts"), "", 0)],
+        ["backfill: minutes to load all hours", *figure(("backfill", "minutes_to_load_all"), " min", 2)],
+        ["backfill: loads, hours per minute", *figure(("backfill", "load_hours_per_minute"), "", 2)],
+        ["backfill: `dbt build`s per minute", *figure(("backfill", "dbt_builds_per_minute"), "", 2)],
+        ["backfill: whole runs finished in the box", *figure(("backfill", "runs_finished_in_box"), "", 0)],
+        ["backfill: box", *figure(("backfill", "box_seconds"), " s", 0)],
+        ["waiting: worker slots in use, 24 hours deferred", *figure(("waiting", "worker_slots_in_use"), "", 0)],
+    ]
+    return f"""## Embedded and production-shaped stack, side by side
+
+The waiting, freshness and backfill phases run twice, on two stacks one after the other, with the same hours
+and sizes: the embedded stack (what `make run` starts) and the production-shaped one (`DEVSTACK_MODE=production`:
+Airflow's metadata database on the machine's PostgreSQL, the Celery executor with a Redis broker of the stack's
+own and two Celery workers of 2 slots each, the same 4 slots in all). The production run has its own measuring
+budget (BENCH_PRODUCTION_BUDGET_SECONDS, {results.get("settings", {}).get("production_budget_seconds", "?")} s),
+so its backfill box differs; the rates compare, the counts inside a box need the box next to them. On the
+production-shaped stack `airflow backfill create` runs once: the retries on "database is locked" are SQLite's.
+
+{_table(["figure", "embedded", "production-shaped"], rows)}
+
+Seconds per phase on the production-shaped stack: {
+        ", ".join(f"{name} {seconds:.0f}" for name, seconds in production.get("section_seconds", {}).items())
+    }.
+"""
+
+
 def readme(results: dict[str, Any], charts: list[str]) -> str:
     meta = results["meta"]
     machine = meta["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
-    rows = [list(row) for row in figures(results)]
+    rows = [list(row) for row in figures(results) + production_figures(results)]
     parts = [
         f"""# Benchmark
 
@@ -481,6 +540,8 @@ something crashed. `python -m bench.parse_time` runs the parse part alone.
             parts.append("![backfill](backfill.png)\n")
     if "waiting" in results:
         parts.append(_waiting_section(results["waiting"]))
+    if results.get("production"):
+        parts.append(_modes_section(results))
     settings = results.get("settings", {})
     phases = ", ".join(f"{name} {seconds:.0f}" for name, seconds in results.get("section_seconds", {}).items())
     parts.append(f"""## How the run is laid out, and what it does not measure

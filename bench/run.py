@@ -7,8 +7,11 @@
    task's body on a 10,000- and a 1,000,000-event hour), while Airflow's scheduler has nothing to run;
 4. on the live stack: waiting cost, freshness latency, backfill throughput, each time-boxed so the
    whole run fits its budget (BENCH_BUDGET_SECONDS, default 800 s of measuring);
-5. the stack is stopped (always), then bench/results.json, bench/README.md and, when matplotlib is
-   installed, PNG charts are written.
+5. the stack is stopped (always);
+6. the same live figures (waiting, freshness, backfill) on a second stack in production mode (PostgreSQL, the
+   Celery executor, two workers), within BENCH_PRODUCTION_BUDGET_SECONDS (default 800 s, as the embedded run;
+   BENCH_PRODUCTION=0 skips it), that stack stopped too; then bench/results.json, bench/README.md and, when
+   matplotlib is installed, PNG charts are written.
 
 Figures are printed next to their targets. A missed target is a result, not an error: the exit status
 is non-zero only when something crashed. Sizes can be lowered for a trial run, e.g.
@@ -34,6 +37,7 @@ from typing import Any
 
 from bench import live, load_efficiency, parse_time, report, worker_memory
 from devstack.isolated import BUCKET, PREFIX, IsolatedStack
+from devstack.stack import PRODUCTION
 
 
 def _env_int(name: str, default: int) -> int:
@@ -55,6 +59,8 @@ class Settings:
     live_files_per_hour: int = _env_int("BENCH_LIVE_FILES_PER_HOUR", 4)
     budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 800)
     freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 360)
+    production: bool = os.environ.get("BENCH_PRODUCTION", "1") != "0"
+    production_budget_seconds: int = _env_int("BENCH_PRODUCTION_BUDGET_SECONDS", 800)
     output_dir: Path = Path(os.environ.get("BENCH_OUTPUT_DIR", Path(__file__).resolve().parent))
 
 
@@ -132,18 +138,21 @@ class Bench:
     def remaining(self) -> float:
         return self.deadline - time.monotonic()
 
-    def section(self, name: str, measure: Callable[[], Any]) -> Any:
-        log(f"\n== {name} ({time.monotonic() - self.started:.0f}s into the run)")
+    def section(self, name: str, measure: Callable[[], Any], into: dict[str, Any] | None = None) -> Any:
+        """Run one measurement; its result goes to `into` (the production stack's results) or the top level."""
+        target = self.results if into is None else into
+        label = name if into is None else f"{PRODUCTION}.{name}"
+        log(f"\n== {label} ({time.monotonic() - self.started:.0f}s into the run)")
         section_started = time.monotonic()
         try:
             value = measure()
         except Exception:
-            self.results["errors"][name] = traceback.format_exc()
+            self.results["errors"][label] = traceback.format_exc()
             log(f"  CRASHED:\n{traceback.format_exc()}")
             return None
-        self.results.setdefault("section_seconds", {})[name] = round(time.monotonic() - section_started, 1)
+        target.setdefault("section_seconds", {})[name] = round(time.monotonic() - section_started, 1)
         if value is not None:
-            self.results[name] = value
+            target[name] = value
         return value
 
     def run(self) -> int:
@@ -171,10 +180,15 @@ class Bench:
         waiting_hours = live.hour_range(base + timedelta(hours=8 + s.backfill_hours + 4), s.waiting_hours)
         freshness_hours = waiting_hours[: s.freshness_hours]
         try:
-            if self.section("stack", lambda: self.start_stack(stack, start_date)):
-                self.measure_on_stack(stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours)
+            try:
+                if self.section("stack", lambda: self.start_stack(stack, start_date)):
+                    self.measure_on_stack(stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours)
+            finally:
+                self.stop(stack, var_dir)
+            if s.production:
+                self.measure_production(extra_env, start_date, backfill_hours, waiting_hours, freshness_hours)
         finally:
-            self.finish(stack, var_dir)
+            self.write_results()
         return 1 if self.results["errors"] else 0
 
     def measure_on_stack(self, stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours) -> None:
@@ -186,26 +200,46 @@ class Bench:
             sizes = {f"{s.small_events} events": small, f"{s.events} events": big}
             self.section("worker_memory", lambda: worker_memory.measure(stack, sizes, log))
             self.section("cleanup_load_hours", lambda: drop_hours(stack, [big_hour, small_hour]))
-        self.section("land_live_hours", lambda: self.land_live_hours(stack, backfill_hours, freshness_hours))
+        self.measure_live(stack, api, backfill_hours, waiting_hours, freshness_hours, self.remaining)
+
+    def measure_live(self, stack, api, backfill_hours, waiting_hours, freshness_hours, remaining, into=None) -> None:
+        """Waiting cost, freshness and backfill on a running stack, within what `remaining()` seconds allow."""
+        s = self.settings
+        self.section("land_live_hours", lambda: self.land_live_hours(stack, backfill_hours, freshness_hours), into)
         api.unpause(live.DAG_ID)
         waiting = self.section(
-            "waiting", lambda: live.measure_waiting(stack, api, waiting_hours, min(240, self.remaining()), log)
+            "waiting", lambda: live.measure_waiting(stack, api, waiting_hours, min(240, remaining()), log), into
         )
         if waiting:
             # Whatever the freshness box leaves goes to the backfill (at least 150 s, about what loading 24 hours
             # takes here); stopping the stack is not in the budget.
-            box = max(60.0, min(s.freshness_box_seconds, self.remaining() - 150))
-            self.section("freshness", lambda: live.measure_freshness(stack, api, freshness_hours, box, log))
-        self.section("stop_waiting_runs", lambda: live.stop_runs(api, waiting_hours, log))
-        box = max(90.0, self.remaining())
-        self.section("backfill", lambda: live.measure_backfill(stack, api, backfill_hours, box, log))
+            box = max(60.0, min(s.freshness_box_seconds, remaining() - 150))
+            self.section("freshness", lambda: live.measure_freshness(stack, api, freshness_hours, box, log), into)
+        self.section("stop_waiting_runs", lambda: live.stop_runs(api, waiting_hours, log), into)
+        box = max(90.0, remaining())
+        self.section("backfill", lambda: live.measure_backfill(stack, api, backfill_hours, box, log), into)
+
+    def measure_production(self, extra_env, start_date, backfill_hours, waiting_hours, freshness_hours) -> None:
+        """The live figures again on a production-shaped stack (PostgreSQL, Celery, two workers), same hours."""
+        results = self.results.setdefault(PRODUCTION, {})
+        deadline = time.monotonic() + self.settings.production_budget_seconds
+        var_dir = Path(tempfile.mkdtemp(prefix="bench-stack-production-"))
+        stack = IsolatedStack(var_dir, extra_env=extra_env, mode=PRODUCTION)
+        try:
+            if self.section("stack", lambda: self.start_stack(stack, start_date), results):
+                self.measure_live(
+                    stack, stack.api(), backfill_hours, waiting_hours, freshness_hours,
+                    lambda: deadline - time.monotonic(), results,
+                )  # fmt: skip
+        finally:
+            self.stop(stack, var_dir, PRODUCTION)
 
     def start_stack(self, stack: IsolatedStack, start_date: datetime) -> dict[str, Any]:
         stack.start(start_date)
         log(f"  local stack up in {stack.var_dir} (Airflow {stack.api_url})")
         create_objects(stack, stack.api())
         stack.s3().create_bucket(Bucket=BUCKET)
-        return {"var_dir": str(stack.var_dir), "start_date": start_date.isoformat()}
+        return {"var_dir": str(stack.var_dir), "start_date": start_date.isoformat(), "mode": stack.mode}
 
     def land_load_hours(self, stack: IsolatedStack, big_hour: datetime, small_hour: datetime) -> dict[str, Any]:
         s = self.settings
@@ -234,14 +268,16 @@ class Bench:
             f"{len(fresh)} hours left uncommitted")  # fmt: skip
         return {"backfill_events": committed.records, "freshness_events": pending.records}
 
-    def finish(self, stack: IsolatedStack, var_dir: Path) -> int:
-        log(f"\n== stopping the local stack ({time.monotonic() - self.started:.0f}s into the run)")
+    def stop(self, stack: IsolatedStack, var_dir: Path, label: str = "stop") -> None:
+        log(f"\n== stopping the {stack.mode} local stack ({time.monotonic() - self.started:.0f}s into the run)")
         try:
             log("  " + stack.stop())
         except Exception:
-            self.results["errors"]["stop"] = traceback.format_exc()
+            self.results["errors"][label] = traceback.format_exc()
             log(f"  stopping the stack failed:\n{traceback.format_exc()}")
         shutil.rmtree(var_dir, ignore_errors=True)
+
+    def write_results(self) -> int:
         self.results["total_seconds"] = round(time.monotonic() - self.started, 1)
         output = self.settings.output_dir
         output.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from typing import Any
 import airflow_client.client as airflow_client
 from airflow_client.client.api.dag_api import DAGApi
 from airflow_client.client.api.dag_run_api import DagRunApi
+from airflow_client.client.api.event_log_api import EventLogApi
 from airflow_client.client.api.task_instance_api import TaskInstanceApi
 from airflow_client.client.models.dag_patch_body import DAGPatchBody
 from airflow_client.client.models.trigger_dag_run_post_body import TriggerDAGRunPostBody
@@ -27,6 +28,7 @@ class AirflowApi:
         self.dags = DAGApi(self.client)
         self.runs = DagRunApi(self.client)
         self.task_instances = TaskInstanceApi(self.client)
+        self.event_logs = EventLogApi(self.client)
 
     def _token(self, username: str, password: str) -> str:
         request = urllib.request.Request(

@@ -5,7 +5,8 @@ The stack runs in subprocesses with DEVSTACK_VAR_DIR pointing at that directory 
 once, when imported), so its state, logs, metadata DB, Snowflake data and ports never touch the developer's
 stack in var/. Its components inherit the environment of the `up` process: this process's, cleaned of
 AIRFLOW_* and EVENT_LOG_* (nothing from the caller's shell or an in-process Airflow leaks in), plus
-`extra_env`. `stop()` runs `down`.
+DEVSTACK_MODE (the stack's `mode`: embedded or production) and `extra_env`. `stop()` runs `down` (in
+production mode that also drops the stack's PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -22,7 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from devstack.ports import LOOPBACK
-from devstack.stack import ADMIN_USER, BUCKET, LOCAL_AWS_ENV, PREFIX, REPO
+from devstack.stack import (
+    ADMIN_USER,
+    BUCKET,
+    EMBEDDED,
+    LOCAL_AWS_ENV,
+    MODE_VARIABLE,
+    OWNER_VARIABLE,
+    PREFIX,
+    REPO,
+    kill_session,
+)
 
 # `python -m devstack.stack up`, with a start date: the DAGs' EVENT_LOG_START_DATE.
 UP = "import sys, datetime; from devstack import stack; stack.up(datetime.datetime.fromisoformat(sys.argv[1]))"
@@ -34,11 +45,18 @@ class IsolatedStack:
     var_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] | None = None
+    # `embedded` (SQLite, LocalExecutor) or `production` (PostgreSQL, Celery, two workers): devstack.stack.
+    mode: str = EMBEDDED
 
     @property
     def env(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENT_LOG_", "_AIRFLOW"))}
-        return {**base, "DEVSTACK_VAR_DIR": str(self.var_dir), "PYTHONPATH": str(REPO), **self.extra_env}
+        return {
+            **base, "DEVSTACK_VAR_DIR": str(self.var_dir), "PYTHONPATH": str(REPO), MODE_VARIABLE: self.mode,
+            # The stack stops by itself (and drops its database) if this process dies without `stop()`.
+            OWNER_VARIABLE: str(os.getpid()),
+            **self.extra_env,
+        }  # fmt: skip
 
     def _run(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -62,6 +80,21 @@ class IsolatedStack:
         if result.returncode != 0:
             raise RuntimeError(f"stack down failed:\n{result.stdout}\n{result.stderr}")
         return (result.stdout + result.stderr).strip()
+
+    def kill(self, component: str) -> int:
+        """SIGKILL the component's process group and every process of its session (task processes the Task SDK
+        moved to groups of their own included): the machine it ran on is gone. Returns its pid (= group id)."""
+        self.refresh_state()
+        pid = self.state["pids"][component]
+        kill_session(pid)
+        return pid
+
+    def hold(self, component: str) -> None:
+        """Leave the component down when it next dies, until `release` (devstack.stack's held components)."""
+        self._run(["-m", "devstack.stack", "hold", component], timeout=60).check_returncode()
+
+    def release(self, component: str) -> None:
+        self._run(["-m", "devstack.stack", "release", component], timeout=60).check_returncode()
 
     def log(self, component: str) -> str:
         return (self.var_dir / "logs" / f"{component}.log").read_text(errors="replace")

@@ -1,6 +1,7 @@
 """`make run`: the whole pipeline on the local stack, end to end, through Airflow itself.
 
-1. start the local stack (S3, Snowflake emulator, Airflow's four components) unless it runs;
+1. start the local stack (S3, Snowflake emulator, Airflow's four components) unless it runs; DEVSTACK_MODE=production
+   starts the production-shaped one (PostgreSQL, Celery executor, Redis broker, two workers: devstack/stack.py);
 2. land the last 6 hours of simulated events (Flink stand-in) in the local S3;
 3. create the Snowflake objects by running the `snowflake_objects` DAG;
 4. unpause `event_log_ingest` and load those hours with `airflow backfill create`;
@@ -19,6 +20,7 @@ import boto3
 
 from devstack import stack
 from devstack.airflow_api import AirflowApi
+from devstack.machine_services import MissingService
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 
 HOURS = int(os.environ.get("RUN_HOURS", "6"))
@@ -86,14 +88,16 @@ def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime)
         "--reprocess-behavior", "completed", "--max-active-runs", "3",
     ]  # fmt: skip
     print("$", " ".join(command[1:]), flush=True)
-    # SQLite may be locked by a busy scheduler for a moment: try again a few times before giving up.
-    for attempt in range(1, 4):
+    # The embedded stack's SQLite may be locked by a busy scheduler for a moment: there, try again a few times
+    # before giving up. PostgreSQL has no such lock: the production-shaped stack runs the command once.
+    attempts = 3 if state.mode == stack.EMBEDDED else 1
+    for attempt in range(1, attempts + 1):
         result = subprocess.run(
             command, env={**os.environ, **stack.airflow_env(state)}, cwd=stack.REPO, capture_output=True, text=True
         )
         if result.returncode == 0:
             return
-        if "database is locked" not in result.stdout + result.stderr or attempt == 3:
+        if "database is locked" not in result.stdout + result.stderr or attempt == attempts:
             raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
         time.sleep(5 * attempt)
 
@@ -102,9 +106,14 @@ def main() -> int:
     started = time.monotonic()
     end_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first_hour = end_hour - timedelta(hours=HOURS)
-    print(f"Starting the local stack (logs in {stack.LOG_DIR}, hour layout {LAYOUT}) ...", flush=True)
+    mode = stack.requested_mode()
+    print(f"Starting the local stack, {mode} mode, hour layout {LAYOUT} (logs in {stack.LOG_DIR}) ...", flush=True)
     os.environ["EVENT_LOG_LAYOUT"] = LAYOUT
-    state = stack.up()
+    try:
+        state = stack.up(mode=mode)
+    except MissingService as missing:
+        print(missing, file=sys.stderr)
+        return 2
     api = AirflowApi(state.api_url, stack.ADMIN_USER, state.admin_password)
 
     s3 = boto3.client(

@@ -1,14 +1,26 @@
 """The local stack: local S3 (moto), local Snowflake (fakesnow + devstack.localsnow) and Airflow's
 api-server, scheduler, dag-processor and triggerer, each a separate supervised process on loopback.
 
-    python -m devstack.stack up       start everything (idempotent), print the URLs
+Two modes (DEVSTACK_MODE, read by `up`; a running stack keeps the mode it was started in):
+
+- `embedded` (default): Airflow on SQLite with the LocalExecutor; needs nothing but Python;
+- `production`: Airflow as deployed: its metadata database on the machine's PostgreSQL server (a database of
+  the stack's own, created by `up` and dropped by `down`), the CeleryExecutor with a Redis broker of the
+  stack's own (a supervised `redis-server` on a free loopback port that keeps nothing on disk, so no other
+  stack can take this one's tasks) and two Celery workers, `worker-1` and `worker-2`, as separate supervised
+  processes; a task instance's `hostname` names the worker that ran it.
+
+    python -m devstack.stack up [embedded|production]   start everything (idempotent), print the URLs
     python -m devstack.stack down     stop every process the stack started, and check none is left
+                                      (production: and drop the stack's database)
     python -m devstack.stack status   what runs, on which port
     python -m devstack.stack env      the environment for Airflow CLI commands against the stack
+    python -m devstack.stack hold|release COMPONENT   leave a component down when it dies / restart it again
 
 `up` spawns one supervisor process (detached), which starts each component in its own process
 group, restarts one that dies (a few times, with back-off), and on SIGTERM stops them all by the
-process-group ids it started. State (ports, pids, the generated admin password) lives in
+process-group ids it started; while var/stack/held/<component> exists, a component that died is left down
+(a fault test's lost machine). State (mode, ports, pids, the generated admin password) lives in
 var/stack/state.json; logs in var/logs/.
 """
 
@@ -18,6 +30,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devstack import machine_services
 from devstack.ports import LOOPBACK, free_port, wait_for_port
+from devstack.worker_hostname import WORKER_HOSTNAME_VARIABLE
 from include.event_log.config import DBT_POOL, DBT_POOL_DESCRIPTION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,6 +51,8 @@ STATE_FILE = VAR / "stack" / "state.json"
 LOG_DIR = VAR / "logs"
 AIRFLOW_HOME = VAR / "airflow"
 SNOWFLAKE_DATA = VAR / "localsnow"
+BROKER_DIR = VAR / "broker"
+HELD_DIR = VAR / "stack" / "held"
 BIN = Path(sys.executable).parent
 
 BUCKET = "flink-event-log"
@@ -45,7 +62,20 @@ ADMIN_USER = "admin"
 LOCAL_AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
 # What the landed data looks like; taken from the environment `up` runs in (RUN_LAYOUT for `make run`).
 LAYOUT_SETTINGS = ("EVENT_LOG_LAYOUT", "EVENT_LOG_COMPLETION", "EVENT_LOG_QUIET_PERIOD_SECONDS")
-COMPONENTS = ("s3", "snowflake", "dag-processor", "scheduler", "triggerer", "api-server")
+EMBEDDED, PRODUCTION = "embedded", "production"
+MODES = (EMBEDDED, PRODUCTION)
+MODE_VARIABLE = "DEVSTACK_MODE"
+# A process whose end stops the stack (a test session, the benchmark): `up` records it, the supervisor watches it.
+OWNER_VARIABLE = "DEVSTACK_OWNER_PID"
+WORKERS = ("worker-1", "worker-2")
+# In start order; stopped in reverse (the broker outlives the scheduler and the workers).
+COMPONENTS = {
+    EMBEDDED: ("s3", "snowflake", "dag-processor", "scheduler", "triggerer", "api-server"),
+    PRODUCTION: ("s3", "snowflake", "broker", "dag-processor", "scheduler", *WORKERS, "triggerer", "api-server"),
+}
+EXECUTOR_SIZING = ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG")
+# Each Celery worker runs this many tasks at once: two workers give the 4 slots the LocalExecutor has.
+WORKER_CONCURRENCY = 2
 MAX_RESTARTS = 5
 SUPERVISE_ARGS = ["-m", "devstack.stack", "supervise"]
 
@@ -60,6 +90,19 @@ class StackState:
     start_date: str
     supervisor_pid: int | None = None
     pids: dict[str, int] = field(default_factory=dict)
+    mode: str = EMBEDDED
+    # Production mode only: the stack's PostgreSQL database and its broker's port.
+    database: str | None = None
+    broker_port: int | None = None
+    owner_pid: int | None = None
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return COMPONENTS[self.mode]
+
+    @property
+    def broker_url(self) -> str:
+        return f"redis://{LOOPBACK}:{self.broker_port}/0"
 
     @property
     def s3_endpoint_url(self) -> str:
@@ -152,13 +195,37 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "EVENT_LOG_POKE_INTERVAL_SECONDS": "5",
         "EVENT_LOG_RETRY_DELAY_SECONDS": "5",
     }
+    if state.mode == PRODUCTION:
+        env.update(production_airflow_env(state))
+    # A test may size the executor differently, through the environment it starts the stack with.
+    env.update({key: os.environ[key] for key in EXECUTOR_SIZING if key in os.environ})
     return env
+
+
+def production_airflow_env(state: StackState) -> dict[str, str]:
+    """PostgreSQL, the Celery executor and the stack's own broker, instead of SQLite and the LocalExecutor."""
+    database_url = machine_services.sqlalchemy_url(state.database)
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        # Several stacks share the machine's server (100 connections by default): small pools per process.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "7",
+        "AIRFLOW__CELERY__BROKER_URL": state.broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        # A message a worker took and never acknowledged (it died) goes back to the queue after this long; it
+        # must exceed the longest task, or a running task is delivered a second time. Airflow's scheduler, not
+        # the broker, retries a task whose worker died (no heartbeat), so this only has to be long.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "devstack.worker_hostname.worker_hostname",
+    }
 
 
 def component_command(name: str, state: StackState) -> list[str]:
     python = str(BIN / "python")
     airflow = str(BIN / "airflow")
-    return {
+    commands = {
         "s3": [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(state.s3_port)],
         "snowflake": [
             python, "-m", "devstack.localsnow", "--host", LOOPBACK, "--port", str(state.snowflake_port),
@@ -169,7 +236,22 @@ def component_command(name: str, state: StackState) -> list[str]:
         "scheduler": [airflow, "scheduler", "--skip-serve-logs"],
         "triggerer": [airflow, "triggerer", "--skip-serve-logs"],
         "api-server": [airflow, "api-server", "--host", LOOPBACK, "--port", str(state.api_port), "--workers", "1"],
-    }[name]  # fmt: skip
+    }  # fmt: skip
+    if state.mode == PRODUCTION:
+        commands["broker"] = machine_services.broker_command(state.broker_port, BROKER_DIR)
+        for worker in WORKERS:
+            # The Celery node is celery@worker-N; its log server would bind every interface (the api-server
+            # reads the shared log folder instead).
+            commands[worker] = [
+                airflow, "celery", "worker", "--celery-hostname", worker,
+                "--concurrency", str(WORKER_CONCURRENCY), "--skip-serve-logs",
+            ]  # fmt: skip
+    return commands[name]
+
+
+def component_env(name: str) -> dict[str, str]:
+    """What one component's environment adds to the stack's: each worker's name for its task instances."""
+    return {WORKER_HOSTNAME_VARIABLE: name} if name in WORKERS else {}
 
 
 def _alive(pid: int | None) -> bool:
@@ -217,6 +299,11 @@ def _signal_members(leader: int, sig: signal.Signals) -> None:
             os.kill(pid, sig)
 
 
+def kill_session(leader: int) -> None:
+    """SIGKILL a component we started: its process group and every process of its session."""
+    _signal_members(leader, signal.SIGKILL)
+
+
 def stop_group(pgid: int, name: str, grace: float = 20.0, leader: subprocess.Popen | None = None) -> None:
     """SIGTERM the process group and session we started (their id is the leader's pid), SIGKILL what is left
     after a grace: the component and every process it started, task processes in groups of their own included."""
@@ -241,14 +328,14 @@ class Supervisor:
         self.state = state
         self.env = {**os.environ, **airflow_env(state)}
         self.procs: dict[str, subprocess.Popen] = {}
-        self.restarts: dict[str, int] = dict.fromkeys(COMPONENTS, 0)
+        self.restarts: dict[str, int] = dict.fromkeys(state.components, 0)
         self.stopping = False
 
     def start(self, name: str) -> None:
         log = open(LOG_DIR / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
         proc = subprocess.Popen(
-            component_command(name, self.state), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            component_command(name, self.state), cwd=REPO, env={**self.env, **component_env(name)}, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         self.procs[name] = proc
         self.state.pids[name] = proc.pid
@@ -256,27 +343,36 @@ class Supervisor:
 
     def stop_all(self) -> None:
         self.stopping = True
-        for name in reversed(COMPONENTS):
+        for name in reversed(self.state.components):
             if proc := self.procs.get(name):
                 stop_group(proc.pid, name, leader=proc)
                 proc.wait()
         self.state.pids = {}
         self.state.supervisor_pid = None
         self.state.save()
+        if self.state.owner_pid and not _alive(self.state.owner_pid):
+            # Nobody is left to run `down`: leave nothing behind.
+            release_machine_resources(self.state)
 
     def run(self) -> None:
         signal.signal(signal.SIGTERM, lambda *_: self.stop_all() or sys.exit(0))
         signal.signal(signal.SIGINT, lambda *_: self.stop_all() or sys.exit(0))
         self.state.supervisor_pid = os.getpid()
         self.state.save()
-        for name in COMPONENTS:
+        for name in self.state.components:
             self.start(name)
             if name == "s3":
                 wait_for_port(self.state.s3_port)
+            if name == "broker":
+                wait_for_port(self.state.broker_port)
         while not self.stopping:
             time.sleep(1)
+            if self.state.owner_pid and not _alive(self.state.owner_pid):
+                print(f"the stack's owner (pid {self.state.owner_pid}) is gone: stopping the stack", flush=True)
+                self.stop_all()
+                return
             for name, proc in list(self.procs.items()):
-                if proc.poll() is None or self.stopping:
+                if proc.poll() is None or self.stopping or (HELD_DIR / name).exists():
                     continue
                 self.restarts[name] += 1
                 if self.restarts[name] > MAX_RESTARTS:
@@ -290,7 +386,10 @@ class Supervisor:
 
 def _run_airflow_cli(args: list[str], state: StackState, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, **airflow_env(state)}
-    return subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=REPO, check=check, capture_output=True, text=True)
+    result = subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=REPO, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed ({state.mode} stack):\n{result.stderr[-4000:]}")
+    return result
 
 
 def running_state() -> StackState | None:
@@ -300,12 +399,29 @@ def running_state() -> StackState | None:
     return None
 
 
-def up(start_date: datetime | None = None) -> StackState:
-    """Start the stack unless it runs already; return its state once every component answers."""
+def requested_mode(mode: str | None = None) -> str:
+    mode = mode or os.environ.get(MODE_VARIABLE) or EMBEDDED
+    if mode not in MODES:
+        raise ValueError(f"{MODE_VARIABLE} must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
+def up(start_date: datetime | None = None, mode: str | None = None) -> StackState:
+    """Start the stack unless it runs already; return its state once every component answers.
+
+    The mode is `mode`, else DEVSTACK_MODE, else embedded. In production mode the machine's PostgreSQL server
+    and the redis-server binary are checked first (MissingService says how to get them) and the stack's own
+    database is created (a leftover of a stack that died without `down` is dropped first)."""
+    mode = requested_mode(mode)
     if state := running_state():
+        if state.mode != mode:
+            raise RuntimeError(f"a {state.mode} stack runs in {VAR}: stop it (`make stop`) to start a {mode} one")
         return state
+    if mode == PRODUCTION:
+        machine_services.check_machine()
     for directory in (LOG_DIR, AIRFLOW_HOME, SNOWFLAKE_DATA, STATE_FILE.parent):
         directory.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(HELD_DIR, ignore_errors=True)
     previous = StackState.load()
     start = start_date or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     state = StackState(
@@ -315,7 +431,14 @@ def up(start_date: datetime | None = None) -> StackState:
         admin_password=previous.admin_password if previous else secrets.token_urlsafe(12),
         jwt_secret=secrets.token_urlsafe(32),
         start_date=start.isoformat(),
+        mode=mode,
+        owner_pid=int(os.environ[OWNER_VARIABLE]) if os.environ.get(OWNER_VARIABLE) else None,
     )
+    if mode == PRODUCTION:
+        state.database = machine_services.stack_database_name(VAR)
+        state.broker_port = free_port()
+        BROKER_DIR.mkdir(parents=True, exist_ok=True)
+        machine_services.create_database(state.database)
     (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({ADMIN_USER: state.admin_password}))
     state.save()
     _run_airflow_cli(["db", "migrate"], state)
@@ -326,7 +449,9 @@ def up(start_date: datetime | None = None) -> StackState:
         [str(BIN / "python"), *SUPERVISE_ARGS], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True, env={**os.environ, **LOCAL_AWS_ENV, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
-    for port in (state.s3_port, state.snowflake_port, state.api_port):
+    for port in (state.s3_port, state.snowflake_port, state.api_port) + (
+        (state.broker_port,) if state.broker_port else ()
+    ):
         deadline = time.monotonic() + 180
         while True:
             if supervisor.poll() is not None:
@@ -359,7 +484,8 @@ def _wait_for_api(state: StackState, timeout: float = 120) -> None:
 
 
 def down() -> list[str]:
-    """Stop the supervisor (which stops its components); kill any recorded group still alive."""
+    """Stop the supervisor (which stops its components); kill any recorded group still alive. In production
+    mode, then drop the stack's database and remove its broker's directory (the broker kept nothing on disk)."""
     state = StackState.load()
     if not state:
         return []
@@ -378,7 +504,27 @@ def down() -> list[str]:
     state = StackState.load() or state
     state.pids, state.supervisor_pid = {}, None
     state.save()
+    release_machine_resources(state)
     return leftovers
+
+
+def release_machine_resources(state: StackState) -> None:
+    """Once every component is stopped: drop the stack's database, remove its broker's (empty) directory."""
+    if state.mode == PRODUCTION and state.database:
+        machine_services.drop_database(state.database)
+        shutil.rmtree(BROKER_DIR, ignore_errors=True)
+    shutil.rmtree(HELD_DIR, ignore_errors=True)
+
+
+def hold(name: str) -> None:
+    """Leave the component down when it next dies (until `release`): a lost machine, for fault tests."""
+    HELD_DIR.mkdir(parents=True, exist_ok=True)
+    (HELD_DIR / name).touch()
+
+
+def release(name: str) -> None:
+    """Let the supervisor restart the component again (at once, if it is down)."""
+    (HELD_DIR / name).unlink(missing_ok=True)
 
 
 def main(argv: list[str]) -> int:
@@ -387,9 +533,19 @@ def main(argv: list[str]) -> int:
         Supervisor(StackState.load()).run()
         return 0
     if command == "up":
-        state = up()
-        print(f"Local stack up. Airflow UI: {state.api_url}  login: {ADMIN_USER} / {state.admin_password}")
+        try:
+            state = up(mode=argv[1] if len(argv) > 1 else None)
+        except machine_services.MissingService as missing:
+            print(missing, file=sys.stderr)
+            return 2
+        print(f"Local stack up ({state.mode}). Airflow UI: {state.api_url}  login: {ADMIN_USER} / "
+              f"{state.admin_password}")  # fmt: skip
         print(f"S3: {state.s3_endpoint_url}  Snowflake: http://{LOOPBACK}:{state.snowflake_port}")
+        if state.mode == PRODUCTION:
+            print(f"Metadata DB: {machine_services.sqlalchemy_url(state.database)}  broker: {state.broker_url}")
+        return 0
+    if command in ("hold", "release") and len(argv) == 2:
+        (hold if command == "hold" else release)(argv[1])
         return 0
     if command == "down":
         leftovers = down()
@@ -404,6 +560,9 @@ def main(argv: list[str]) -> int:
     if not state:
         print("Local stack is not running.")
         return 0
+    print(
+        f"mode: {state.mode}" + (f"  database: {state.database}  broker: {state.broker_url}" if state.database else "")
+    )
     for name, pid in state.pids.items():
         print(f"{name:14} pid {pid:7}  {'up' if _alive(pid) else 'DOWN'}")
     return 0
