@@ -22,11 +22,13 @@ import pytest
 from devstack.isolated import wait_until
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 from devstack.stack import BUCKET, PREFIX, PRODUCTION, WORKERS, _members
+from include.event_log.hour_layout import HourLayout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
 DAG_ID = "event_log_ingest"
-COPY = "load_hour.copy_partition"
+# The task that lists the hour's files and COPYs them (one transaction with the hour's DELETE).
+COPY = "load_hour.load_partition"
 # Big enough that its COPY on the emulator lasts seconds (about 8 s per million events on an idle machine).
 KILLED_HOUR_EVENTS = 400_000
 BROKER_HOURS = 3
@@ -137,13 +139,13 @@ def test_a_worker_lost_during_a_copy_is_retried_on_the_other_worker_and_the_hour
         (ti,) = faults.copy_tries(run_id)[-1:] or (None,)
         return ti if ti is not None and _state(ti) == "running" and ti.hostname else None
 
-    first = wait_until(copy_running, 420, interval=0.5, what="copy_partition to run")
+    first = wait_until(copy_running, 420, interval=0.5, what="load_partition to run")
     assert first.try_number == 1 and first.hostname in WORKERS, first
     victim = first.hostname
     (survivor,) = set(WORKERS) - {victim}
     # The COPY is under way once the warehouse reads the hour's part files from S3 (the listing before it only
     # lists them; the external-table refresh and the checks come after it).
-    part_file_read = f'"GET /{BUCKET}/{PREFIX}/{hour:%Y/%m/%d/%H}/part-'
+    part_file_read = f'"GET /{BUCKET}/{HourLayout.from_env({"EVENT_LOG_PREFIX": PREFIX}).hour_prefix(hour)}part-'
     wait_until(lambda: part_file_read in live.log("s3")[s3_requests_before:], 180, interval=0.2,
                what="the COPY to read the hour's files")  # fmt: skip
     live.hold(victim)  # a lost machine stays lost: the supervisor does not restart it until released
@@ -157,7 +159,7 @@ def test_a_worker_lost_during_a_copy_is_retried_on_the_other_worker_and_the_hour
         tries = faults.copy_tries(run_id)
         return tries if len(tries) == 2 and _state(tries[-1]) == "success" else None
 
-    tries = wait_until(retried, 300, interval=2, what="copy_partition's retry to succeed")
+    tries = wait_until(retried, 300, interval=2, what="load_partition's retry to succeed")
     assert [(t.try_number, t.hostname, _state(t)) for t in tries] == [
         (1, victim, "failed"),
         (2, survivor, "success"),
