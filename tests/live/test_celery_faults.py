@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import quote
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
