@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 # serve PrivateLink or proxy endpoints; `protocol` lets a connection reach an http endpoint such as
 # the local stack's Snowflake emulator.
 ENDPOINT_EXTRAS = ("host", "port", "protocol")
-LOOPBACK_NAMES = ("localhost",)
+# Names of the machine itself: loopback, and the Docker host as `astro dev start` containers reach the local stack
+# (airflow_settings.yaml); traffic to either never leaves the machine.
+LOCAL_HOST_NAMES = ("localhost", "host.docker.internal")
 
 
 def refuse_plain_http(conn_id: str, protocol: object, host: object) -> None:
@@ -28,11 +30,12 @@ def refuse_plain_http(conn_id: str, protocol: object, host: object) -> None:
     try:
         loopback = ipaddress.ip_address(name).is_loopback
     except ValueError:
-        loopback = name in LOOPBACK_NAMES
+        loopback = name in LOCAL_HOST_NAMES
     if not loopback:
         raise ValueError(
             f"connection {conn_id!r}: protocol 'http' is allowed only towards a loopback host (127.0.0.1, ::1, "
-            f"localhost), got host {host!r}; remove the protocol extra (https is the default) or fix the host"
+            f"localhost, host.docker.internal), got host {host!r}; remove the protocol extra (https is the default) "
+            "or fix the host"
         )
 
 

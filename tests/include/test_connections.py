@@ -32,7 +32,9 @@ def private_key_pem(passphrase: bytes | None = None) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost", "LOCALHOST"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost", "LOCALHOST", "host.docker.internal"]
+)
 def test_http_towards_loopback_is_allowed(host):
     refuse_plain_http("c", "http", host)
 
