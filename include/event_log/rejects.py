@@ -314,6 +314,8 @@ def scan_file(
                     raise _CapReached("EVENT_LOG_REJECT_KEEP_MAX_LINES")
         finally:
             rejects.lines_scanned = number
+            # The hour's budget counts the larger of what was read and what it inflated to.
+            budget.bytes_left -= max(0, rejects.bytes_scanned - rejects.bytes_read)
     except _CapReached as reached:
         rejects.stopped = reached.setting
         log.warning(
@@ -412,14 +414,17 @@ def keep_rejects(
                 continue
             name = rejects.file_name.rsplit("/", 1)[-1]
             chunks = _object_chunks(s3_hook, bucket, hour_prefix + name, cap)
-            for line in scan_file(chunks, rejects, limits, budget):
-                if not rejects.kept and rejects.first_error_line not in (None, line.line_number):
-                    log.warning(
-                        "%s: the warehouse's first rejected line is %s, the scan's %d: they judge a line differently",
-                        rejects.file_name, rejects.first_error_line, line.line_number,
-                    )  # fmt: skip
-                writer.add(line)
-                rejects.kept += 1
+            try:
+                for line in scan_file(chunks, rejects, limits, budget):
+                    if not rejects.kept and rejects.first_error_line not in (None, line.line_number):
+                        log.warning(
+                            "%s: the warehouse's first rejected line is %s, the scan's %d: they judge a line "
+                            "differently", rejects.file_name, rejects.first_error_line, line.line_number,
+                        )  # fmt: skip
+                    writer.add(line)
+                    rejects.kept += 1
+            finally:
+                chunks.close()  # a scan that stopped early releases the S3 connection now
         writer.flush()
     outcome.kept = sum(f.kept for f in files)
     for rejects in files:
