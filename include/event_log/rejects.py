@@ -365,6 +365,16 @@ def _object_chunks(s3_hook: Any, bucket: str, key: str, cap: int) -> Iterator[by
         body.close()
 
 
+def _named_errors(lines: Iterator[RejectedLine], file_name: str) -> Iterator[RejectedLine]:
+    """The scan's lines; an S3 error while reading the file (gone, denied, a broken stream) names the file."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield from lines
+    except (BotoCoreError, ClientError, OSError) as error:
+        raise RejectScanError(f"{file_name}: reading it back from S3 failed: {error}") from error
+
+
 class _RejectWriter:
     """Batched, server-side-bound inserts of rejected lines."""
 
@@ -415,7 +425,7 @@ def keep_rejects(
             name = rejects.file_name.rsplit("/", 1)[-1]
             chunks = _object_chunks(s3_hook, bucket, hour_prefix + name, cap)
             try:
-                for line in scan_file(chunks, rejects, limits, budget):
+                for line in _named_errors(scan_file(chunks, rejects, limits, budget), rejects.file_name):
                     if not rejects.kept and rejects.first_error_line not in (None, line.line_number):
                         log.warning(
                             "%s: the warehouse's first rejected line is %s, the scan's %d: they judge a line "

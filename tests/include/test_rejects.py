@@ -279,6 +279,33 @@ def test_keep_rejects_fails_naming_a_corrupt_file(monkeypatch):
         )  # fmt: skip
 
 
+def test_an_s3_error_while_reading_back_names_the_file(monkeypatch):
+    from botocore.exceptions import ClientError
+
+    from include.event_log.declarations import event_log_objects
+
+    @contextmanager
+    def transaction(conn_id, *, server_side_binding=False):
+        yield RecordingCursor()
+
+    class GoneHook:
+        def get_key(self, key, bucket_name):
+            class Object:
+                def get(self, Range):
+                    raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "gone"}}, "GetObject")
+
+            return Object()
+
+    monkeypatch.setattr(rejects_module, "transaction", transaction)
+    results = [{"file": "s3://b/event_log/dt=2025-08-01/hr=03/part-gone", "rows_parsed": 5, "errors_seen": 1}]
+    with pytest.raises(RejectScanError, match=r"^dt=2025-08-01/hr=03/part-gone: reading it back from S3 failed"):
+        keep_rejects(
+            "c", GoneHook(), "b", "event_log/dt=2025-08-01/hr=03/", "dt=2025-08-01/hr=03/", results,
+            replication_hour="2025-08-01 03:00:00", run_id="r1", rejected_at="2025-09-01 00:00:00", limits=LIMITS,
+            context=event_log_objects().template_context(),
+        )  # fmt: skip
+
+
 def test_zlib_agrees_that_the_crc_damage_above_is_corruption():
     corrupt = bytearray(gzip.compress(BODY * 100))
     corrupt[-8:-4] = b"\0\0\0\0"

@@ -117,6 +117,28 @@ def test_lines_the_warehouse_rejects_are_counted_and_kept_even_when_python_would
         assert checks[name][0] == "pass", (name, checks[name])
 
 
+def test_an_oversize_line_of_valid_json_is_counted_by_the_warehouse_and_kept_truncated(
+    snowflake_objects, s3_client, warehouse
+):
+    """Python would parse this line; the warehouse takes no document that large (the emulator rejects lines over
+    32 MiB, Snowflake over its VARIANT limit). The scan holds 64 KiB of it and keeps it, as the count demands."""
+    from devstack.localsnow.jsonl import _MAX_LINE_BYTES
+
+    n = BASE + 7
+    oversize = b'{"event_log_id": 7, "event_data": "' + b"y" * _MAX_LINE_BYTES + b'"}'
+    land(s3_client, n, {part(7): b"\n".join([*good_lines(70_000, 150), oversize, *good_lines(70_150, 50)]) + b"\n"})
+
+    run = run_hour(ingest_dag(), n)
+
+    assert run.state == "success", "1 rejected line of 201"
+    assert len(raw_lines(warehouse, n)) == 200 and (part(7), 151) not in raw_lines(warehouse, n)
+    ((name, line, error, record, _),) = kept_rejects(warehouse, n)
+    assert (name, line, len(record)) == (part(7), 151, 65_536)
+    assert f"a line of {len(oversize):,} bytes, first 65,536 kept" in error
+    checks = checks_of(warehouse, run.run_id)
+    assert checks["rejected_lines"][:2] == ("warn", 1) and checks["rejected_lines_not_kept"][:2] == ("pass", 0)
+
+
 def test_rejected_lines_travel_as_bound_values_never_in_sql_text(snowflake_objects, s3_client, warehouse, monkeypatch):
     """The statements the connector sends, recorded: the rejects' INSERT holds `?` and the lines are its bindings."""
     import snowflake.connector.cursor
