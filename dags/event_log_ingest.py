@@ -16,7 +16,8 @@ Per hour of the run's data interval (mapped task group `load_hour`):
 2. `load_partition` lists the finished part files (never `.`-files, `.inprogress` or `_…_tmp_` objects; any
    other object is reported by the checks, which fail the hour naming it), then in one
    transaction deletes the hour's rows, COPYs exactly those files and records the change in
-   `EVENT_LOG_HOUR_CHANGES`; lines that are not JSON are counted and kept in `RAW_FLINK_EVENT_LOG_REJECTS`;
+   `EVENT_LOG_HOUR_CHANGES`; lines the warehouse rejects (not JSON, not UTF-8, too long) are counted by the COPY
+   and kept, within the caps of `EVENT_LOG_REJECT_*`, in `RAW_FLINK_EVENT_LOG_REJECTS`;
    then it registers the hour's files in the external table;
 3. `check_hour` reconciles the hour (files listed = files loaded, rows parsed = loaded + rejected,
    raw rows = external-table rows) and counts rejects, unknown event types, new fields and duplicate
@@ -34,10 +35,11 @@ materializations and checks, daily usage (billable credits) and ingestion freshn
 
 **Alerts**: `wait_for_commit` timing out means the hour was never completed (Flink down or stalled):
 the error names the hour and its S3 folder. `load_partition` failing on rejects means more than
-`EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines are not JSON: the hour is left exactly as it was, the
-lines are in the rejects table, the error names files and lines. `check_hour` failing names the check
-and the difference. `dbt_models.build` failing: a model or test failed (its task says which); the hours
-stay pending and the next build, or a retry, models them. Every run carries a deadline alert: not done
+`EVENT_LOG_MAX_REJECT_RATIO` of the hour's lines were rejected by the warehouse: the hour is left exactly as it
+was, the lines are in the rejects table, the error names files and lines; failing on a file that cannot be read
+back (corrupt gzip, a decompression bomb) names the file, and the hour is left as it was too. `check_hour`
+failing names the check and the difference. `dbt_models.build` failing: a model or test failed (its task says
+which); the hours stay pending and the next build, or a retry, models them. Every run carries a deadline alert: not done
 by end of hour + commit delay + grace, its hour is recorded as `deadline_missed` and notified
 (plugins/event_log_deadlines.py). See the README's runbook.
 

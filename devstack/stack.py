@@ -113,9 +113,9 @@ class StackState:
         return f"http://{LOOPBACK}:{self.api_port}"
 
     def save(self) -> None:
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        # It holds the admin password and the JWT secret: owner-only, written whole (replace) or not at all.
         tmp = STATE_FILE.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        write_private(tmp, json.dumps(asdict(self), indent=2))
         tmp.replace(STATE_FILE)
 
     @classmethod
@@ -123,6 +123,16 @@ class StackState:
         if not STATE_FILE.exists():
             return None
         return cls(**json.loads(STATE_FILE.read_text()))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a secret readable by its owner only: the file 0600 from its creation, its folder 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        os.fchmod(fd, 0o600)  # a file that existed keeps its mode through O_CREAT
+        file.write(text)
 
 
 def connection_env(state: Any) -> dict[str, str]:
@@ -439,7 +449,7 @@ def up(start_date: datetime | None = None, mode: str | None = None) -> StackStat
         state.broker_port = free_port()
         BROKER_DIR.mkdir(parents=True, exist_ok=True)
         machine_services.create_database(state.database)
-    (AIRFLOW_HOME / "passwords.json").write_text(json.dumps({ADMIN_USER: state.admin_password}))
+    write_private(AIRFLOW_HOME / "passwords.json", json.dumps({ADMIN_USER: state.admin_password}))
     state.save()
     _run_airflow_cli(["db", "migrate"], state)
     # Every task that runs dbt takes this pool's one slot (include/event_log/config.py).

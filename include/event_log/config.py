@@ -5,8 +5,10 @@ Everything here is cheap to compute at DAG parse time: no network, no Airflow Va
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -37,11 +39,86 @@ DBT_POOL = "event_log_dbt"
 DBT_POOL_DESCRIPTION = "One dbt build of the event-log models at a time (event_log_ingest)"
 
 
-def _seconds(name: str, default: float) -> float:
-    value = float(os.environ.get(name, default))
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds, got {value}")
+def env_number(
+    name: str,
+    default: float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    integer: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> float:
+    """A numeric setting from the environment (unset or empty: `default`), refused naming the variable when it is
+    not a finite number in its range: `nan` or `inf` would silently disable a guard or a timeout."""
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(int(raw)) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, got {raw!r}")
+    if above is not None and value <= above:
+        raise ValueError(f"{name} must be greater than {above:g}, got {raw!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, got {raw!r}")
     return value
+
+
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:  # fmt: skip
+    return int(env_number(name, default, minimum=minimum, maximum=maximum, integer=True, env=env))
+
+
+# No duration setting means more than a year (and timedelta cannot hold every finite float).
+MAX_SECONDS = 366 * 24 * 3600
+
+
+def env_seconds(name: str, default: float, *, positive: bool = False, env: Mapping[str, str] | None = None) -> float:
+    """A duration in seconds: zero or more (more than zero when `positive`), at most a year."""
+    bounds = {"above": 0} if positive else {"minimum": 0}
+    return env_number(name, default, maximum=MAX_SECONDS, env=env, **bounds)
+
+
+def _seconds(name: str, default: float) -> float:
+    return env_seconds(name, default, positive=True)
+
+
+@dataclass(frozen=True)
+class RejectLimits:
+    """How much of the files with rejected lines the worker reads, and what it keeps (include/event_log/rejects.py)."""
+
+    # A rejected line is kept up to this many bytes. Lines up to this size are checked one by one; a longer line
+    # is held only this far, and kept when the warehouse's count shows it was rejected.
+    max_line_bytes: int = 64 * 1024
+    # What one file's scan reads, from S3 and after gunzip (each), and all the scans of one hour together.
+    scan_max_bytes: int = 64 * 1024 * 1024
+    scan_max_total_bytes: int = 256 * 1024 * 1024
+    # Rejected lines kept per hour; past it they are counted only (the warehouse's count stays exact).
+    keep_max_lines: int = 10_000
+    # Rejected lines kept longer than this are deleted by the next load of any hour.
+    retention_days: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RejectLimits:
+        d = cls()
+        return cls(
+            max_line_bytes=env_int("EVENT_LOG_REJECT_MAX_LINE_BYTES", d.max_line_bytes, minimum=1024,
+                                   maximum=16 * 1024 * 1024, env=env),
+            scan_max_bytes=env_int("EVENT_LOG_REJECT_SCAN_MAX_BYTES", d.scan_max_bytes, minimum=64 * 1024, env=env),
+            scan_max_total_bytes=env_int("EVENT_LOG_REJECT_SCAN_MAX_TOTAL_BYTES", d.scan_max_total_bytes,
+                                         minimum=64 * 1024, env=env),
+            keep_max_lines=env_int("EVENT_LOG_REJECT_KEEP_MAX_LINES", d.keep_max_lines, minimum=0, env=env),
+            retention_days=env_int("EVENT_LOG_REJECT_RETENTION_DAYS", d.retention_days, minimum=1, maximum=3660,
+                                   env=env),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,26 +134,29 @@ class IngestConfig:
     snowflake_account: str
     # Where each hour lives in the bucket and when it is complete (include/event_log/hour_layout.py).
     layout: HourLayout
-    # Above this share of an hour's lines not being JSON, the hour's load rolls back and fails.
+    # Above this share of an hour's lines rejected by the warehouse, the hour's load rolls back and fails.
     max_reject_ratio: float = 0.01
+    rejects: RejectLimits = RejectLimits()
 
     @classmethod
     def from_env(cls) -> IngestConfig:
-        prefix = os.environ.get("EVENT_LOG_PREFIX", "event_log").strip("/")
+        layout = HourLayout.from_env()
         bucket = os.environ.get("EVENT_LOG_BUCKET", "flink-event-log")
         if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
             raise ValueError(f"EVENT_LOG_BUCKET is not a valid S3 bucket name: {bucket!r}")
         start = pendulum.parse(os.environ.get("EVENT_LOG_START_DATE", "2025-01-01T00:00:00Z"))
         return cls(
             bucket=bucket,
-            prefix=prefix,
-            layout=HourLayout.from_env(),
+            # Validated by the hour layout (characters safe in S3 keys, stage URLs and templates).
+            prefix=layout.prefix,
+            layout=layout,
             start_date=start.in_timezone("UTC"),
             commit_timeout=timedelta(seconds=_seconds("EVENT_LOG_COMMIT_TIMEOUT_SECONDS", 6 * 3600)),
             poke_interval=timedelta(seconds=_seconds("EVENT_LOG_POKE_INTERVAL_SECONDS", 60)),
-            max_active_runs=int(os.environ.get("EVENT_LOG_MAX_ACTIVE_RUNS", "8")),
+            max_active_runs=env_int("EVENT_LOG_MAX_ACTIVE_RUNS", 8, minimum=1),
             snowflake_account=os.environ.get("EVENT_LOG_SNOWFLAKE_ACCOUNT", "local").lower(),
-            max_reject_ratio=float(os.environ.get("EVENT_LOG_MAX_REJECT_RATIO", "0.01")),
+            max_reject_ratio=env_number("EVENT_LOG_MAX_REJECT_RATIO", 0.01, minimum=0, maximum=1),
+            rejects=RejectLimits.from_env(),
         )
 
     def asset_uri(self, table: Any) -> str:
@@ -115,6 +195,6 @@ DEFAULT_ARGS = {
     # A task's priority grows with the tasks before it, so a run's later steps go before other runs' first
     # ones: a backfill loads and models its first hours at once instead of starting every run's sensor first.
     "weight_rule": "upstream",
-    "retries": int(os.environ.get("EVENT_LOG_TASK_RETRIES", "2")),
-    "retry_delay": timedelta(seconds=float(os.environ.get("EVENT_LOG_RETRY_DELAY_SECONDS", "60"))),
+    "retries": env_int("EVENT_LOG_TASK_RETRIES", 2, minimum=0),
+    "retry_delay": timedelta(seconds=env_seconds("EVENT_LOG_RETRY_DELAY_SECONDS", 60)),
 }

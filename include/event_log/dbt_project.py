@@ -12,11 +12,20 @@ it, and each model task reports its node.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
-from cosmos.profiles import SnowflakeUserPasswordProfileMapping
+from cosmos.exceptions import CosmosValueError
+from cosmos.profiles import (
+    BaseProfileMapping,
+    SnowflakeEncryptedPrivateKeyFilePemProfileMapping,
+    SnowflakeEncryptedPrivateKeyPemProfileMapping,
+    SnowflakePrivateKeyFilePemProfileMapping,
+    SnowflakePrivateKeyPemProfileMapping,
+    SnowflakeUserPasswordProfileMapping,
+)
 
 from include.event_log.config import DBT_POOL, DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID
 from include.event_log.dbt_tasks import ChangedHoursBuild, model_task
@@ -25,14 +34,68 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 BUILD_TASK_ID = "build"
 
 
-class SnowflakeConnectionProfileMapping(SnowflakeUserPasswordProfileMapping):
-    """The user/password mapping, plus the connection extra `protocol` next to `host` and `port`.
+def _with_protocol(mapping: type[BaseProfileMapping]) -> type[BaseProfileMapping]:
+    """A Cosmos Snowflake mapping that also passes the connection extra `protocol` (next to `host` and `port`)."""
+    return type(mapping.__name__, (mapping,), {
+        "airflow_param_mapping": {**mapping.airflow_param_mapping, "protocol": "extra.protocol"},
+    })  # fmt: skip
 
-    The same connection then reaches a PrivateLink/proxy endpoint or the local stack's emulator
-    (http) for dbt exactly as it does for the hooks (include.event_log.warehouse).
+
+# Cosmos's Snowflake mappings, most specific first: the first one that claims the connection is used. A private key
+# (its content or a file, encrypted when the connection's password is its passphrase) wins over the password.
+SNOWFLAKE_MAPPINGS = tuple(
+    _with_protocol(mapping)
+    for mapping in (
+        SnowflakeEncryptedPrivateKeyPemProfileMapping,
+        SnowflakePrivateKeyPemProfileMapping,
+        SnowflakeEncryptedPrivateKeyFilePemProfileMapping,
+        SnowflakePrivateKeyFilePemProfileMapping,
+        SnowflakeUserPasswordProfileMapping,
+    )
+)
+
+
+class SnowflakeConnectionProfileMapping(BaseProfileMapping):
+    """dbt's profile from the Snowflake connection, password or key pair, chosen when dbt runs.
+
+    The connection is read only then (never at DAG parse): a private key in its extra (`private_key_content` or
+    `private_key_file`, with the password as passphrase when set) gives Cosmos's key-pair mapping, else the
+    user/password one. Each passes the extra `protocol` next to `host` and `port`, so the same connection reaches a
+    PrivateLink/proxy endpoint or the local stack's emulator for dbt as it does for the hooks; plain http is
+    refused unless the host is loopback (include.event_log.warehouse.refuse_plain_http).
     """
 
-    airflow_param_mapping = {**SnowflakeUserPasswordProfileMapping.airflow_param_mapping, "protocol": "extra.protocol"}
+    airflow_connection_type = "snowflake"
+    dbt_profile_type = "snowflake"
+    # What a mock profile holds (Cosmos renders from the manifest, so none is needed to parse the DAG).
+    required_fields = SnowflakeUserPasswordProfileMapping.required_fields
+
+    @cached_property
+    def chosen(self) -> BaseProfileMapping:
+        """The mapping that claims the connection, looked up once per process (a secrets backend is asked once)."""
+        for mapping in SNOWFLAKE_MAPPINGS:
+            candidate = mapping(self.conn_id, self.profile_args, dbt_config_vars=self.dbt_config_vars)
+            if candidate.can_claim_connection():
+                return candidate
+        raise CosmosValueError(
+            f"connection {self.conn_id!r}: dbt needs a Snowflake connection with account, login, warehouse, database "
+            "and schema, and a password or a private key (extra private_key_content or private_key_file)"
+        )
+
+    def can_claim_connection(self) -> bool:
+        return any(m(self.conn_id, self.profile_args).can_claim_connection() for m in SNOWFLAKE_MAPPINGS)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        from include.event_log.warehouse import refuse_plain_http
+
+        profile = self.chosen.profile
+        refuse_plain_http(self.conn_id, profile.get("protocol"), profile.get("host"))
+        return profile
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        return self.chosen.env_vars
 
 
 PROJECT_CONFIG = ProjectConfig(

@@ -27,7 +27,7 @@ from datetime import timedelta
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig
+from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig, env_seconds
 
 # Import paths relative to the plugins folder; the module is imported where the callback runs only.
 INGEST_CALLBACK = "event_log_deadlines.ingest_deadline_missed"
@@ -36,10 +36,8 @@ HOURLY_INTERVAL = timedelta(hours=1)
 
 
 def _seconds(name: str, default: float) -> timedelta:
-    value = float(os.environ.get(name, default))
-    if value < 0:
-        raise ValueError(f"{name} must be zero or a positive number of seconds, got {value}")
-    return timedelta(seconds=value)
+    """Zero or more seconds; `nan`, `inf` and negative values are refused naming the variable."""
+    return timedelta(seconds=env_seconds(name, default))
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,10 @@ def _substitute_env(text: str) -> str:
     if unknown:
         raise DeclarationError(f"the declaration may not read environment variables {sorted(unknown)}")
     values = {name: os.environ.get(name, ENV_DEFAULTS.get(name, "")).strip("/") for name in names}
+    if "EVENT_LOG_PREFIX" in values:
+        from include.event_log.hour_layout import checked_prefix
+
+        values["EVENT_LOG_PREFIX"] = checked_prefix(values["EVENT_LOG_PREFIX"])
     return Template(text).substitute(values)
 
 

@@ -1,12 +1,14 @@
 """The checks every loaded hour gets, in place of the asset checks of the platform this follows.
 
 Reconciliation (fails the hour): the files listed in S3 are the files the COPY loaded; rows parsed
-are rows loaded plus rows rejected; the raw table, the COPY's report and the external table agree; the
-hour's folder holds nothing but finished part files and known Flink by-products (anything else is named).
+are rows loaded plus rows rejected; the raw table, the COPY's report and the external table agree, and the
+rejects table holds the lines the load says it kept; the hour's folder holds nothing but finished part
+files and known Flink by-products (anything else is named).
 Counted: how many part files the hour had (an hour committed without one warns; an hour with no folder
 that a later hour showed complete is reported empty).
-Counts (warn, never silent): rejected lines, unknown event types, fields the contract does not
-know, duplicate event_log_ids within the hour and across the day around it.
+Counts (warn, never silent): lines the warehouse rejected, those of them not kept in the rejects table
+(a capped scan, lines too long to check: counted per file), unknown event types, fields the contract does
+not know, duplicate event_log_ids within the hour and across the day around it.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) ->
         ],
     )
     raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts[0])
+    # Of the lines the warehouse rejected, those the reject path kept (include/event_log/rejects.py).
+    rejects = report.get("rejects") or {}
+    kept = int(report.get("rejects_kept", report["rows_rejected"]))
     listed, loaded = set(listing["files"]), set(report["loaded_files"])
     unexpected = listing.get("unexpected") or []
     completion = listing.get("completion") or {}
@@ -88,10 +93,15 @@ def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) ->
         ),
         _equal("raw_rows_equal_rows_loaded", hour, raw_rows, report["rows_loaded"]),
         _equal("raw_rows_equal_external_table_rows", hour, raw_rows, external_rows),
-        _equal("rejects_kept_equal_rows_rejected", hour, rejected_rows, report["rows_rejected"]),
+        _equal("rejects_table_rows_equal_rejects_kept", hour, rejected_rows, kept),
         _counted(
             "rejected_lines", hour, report["rows_rejected"],
-            files=report["rejected_files"], ratio=report["reject_ratio"],
+            files=report["rejected_files"], ratio=report["reject_ratio"], kept=kept,
+        ),
+        _counted(
+            "rejected_lines_not_kept", hour, report["rows_rejected"] - kept,
+            files=[f for f in rejects.get("files", []) if f.get("not_kept")][:50],
+            capped_files=rejects.get("capped_files", []),
         ),
         _counted("unknown_event_types", hour, sum(unknown_types.values()), types=unknown_types),
         _counted("new_fields", hour, len(new_fields), fields=new_fields),

@@ -9,7 +9,12 @@ Pure Python: no Airflow, no network, nothing done at import. Chosen by configura
 - `EVENT_LOG_COMPLETION`: `success_file` (the default: the hour's `_SUCCESS`) or `quiet_period` (sinks that
   write none: a later hour holds a finished part file and `EVENT_LOG_QUIET_PERIOD_SECONDS` have passed
   since the end of the hour);
-- `EVENT_LOG_PREFIX`: the folder under the bucket that holds the hour folders.
+- `EVENT_LOG_PREFIX`: the folder under the bucket that holds the hour folders, validated here (`checked_prefix`):
+  it reaches S3 keys, the stage URL, the sensor's templated key and alert text, so only letters, digits and
+  `_ . = -` in `/`-separated folders are accepted.
+
+An hour path that comes back from XCom is checked against the layout (`checked_hour_path`) before it is rendered
+into a COPY statement's stage path, the one place a path cannot be a bound value.
 
 Both layouts are written from one template each; the key parser, the S3 prefixes, the Snowflake
 `REPLICATION_HOUR` expression and the external table's file pattern are all derived from it.
@@ -61,6 +66,10 @@ TEMPLATES: dict[Layout, str] = {
 _FIELD_WIDTHS = {"year": 4, "month": 2, "day": 2, "hour": 2}
 _FIELD = re.compile(r"\{(year|month|day|hour)\}")
 
+# A folder of EVENT_LOG_PREFIX: no Jinja (`{`, `%`, `#`), quotes, spaces, `;`, backslash, `@` or `$`; never `.`/`..`.
+_PREFIX_FOLDER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=-]*")
+MAX_PREFIX_LENGTH = 512
+
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # A finished part file as Flink names them: the SQL filesystem sink `part-<uuid>-<subtask>-<n>` (no
 # extension), a DataStream FileSink `part-<uuid>-<n>` plus its configured suffix, older sinks
@@ -93,6 +102,21 @@ def iter_hours(start: datetime | str, end: datetime | str) -> Iterator[datetime]
     while hour < end:
         yield hour
         hour += HOUR
+
+
+def checked_prefix(prefix: str, setting: str = "EVENT_LOG_PREFIX") -> str:
+    """The prefix without surrounding `/`, refused (naming the setting) unless every folder of it is letters, digits
+    and `_ . = -` not starting with `.`, `=` or `-`: nothing that renders as Jinja, breaks out of a quoted stage URL
+    or a SQL string, or walks up a folder. An empty prefix (hours at the bucket's root) is allowed."""
+    stripped = prefix.strip("/")
+    if not stripped:
+        return ""
+    if len(stripped) > MAX_PREFIX_LENGTH or not all(_PREFIX_FOLDER.fullmatch(f) for f in stripped.split("/")):
+        raise ValueError(
+            f"{setting} may hold only letters, digits and _ . = - in /-separated folders (at most "
+            f"{MAX_PREFIX_LENGTH} characters, no empty folder, none starting with . = or -), got {prefix!r}"
+        )
+    return stripped
 
 
 def hour_label(hour: datetime) -> str:
@@ -192,7 +216,7 @@ class HourLayout:
     def __post_init__(self) -> None:
         object.__setattr__(self, "layout", Layout(self.layout))
         object.__setattr__(self, "completion", Completion(self.completion))
-        object.__setattr__(self, "prefix", self.prefix.strip("/"))
+        object.__setattr__(self, "prefix", checked_prefix(self.prefix))
         if self.quiet_period < timedelta(0):
             raise ValueError(f"the quiet period must not be negative, got {self.quiet_period}")
 
@@ -205,9 +229,10 @@ class HourLayout:
             raise ValueError(f"EVENT_LOG_LAYOUT must be one of {[m.value for m in Layout]}, got {layout!r}")
         if completion not in Completion.__members__.values():
             raise ValueError(f"EVENT_LOG_COMPLETION must be one of {[m.value for m in Completion]}, got {completion!r}")
-        quiet = float(env.get("EVENT_LOG_QUIET_PERIOD_SECONDS", DEFAULT_QUIET_PERIOD.total_seconds()))
-        if quiet < 0:
-            raise ValueError(f"EVENT_LOG_QUIET_PERIOD_SECONDS must not be negative, got {quiet}")
+        # Imported here: config imports this module (it builds the layout from the same environment).
+        from include.event_log.config import env_seconds
+
+        quiet = env_seconds("EVENT_LOG_QUIET_PERIOD_SECONDS", DEFAULT_QUIET_PERIOD.total_seconds(), env=env)
         return cls(
             Layout(layout), env.get("EVENT_LOG_PREFIX", "event_log"), Completion(completion), timedelta(seconds=quiet)
         )
@@ -251,6 +276,14 @@ class HourLayout:
     def hour_prefix(self, hour: datetime) -> str:
         """The hour's folder as an S3 key prefix: `<prefix>/<hour path>`."""
         return self.root + self.hour_path(hour)
+
+    def checked_hour_path(self, path: object, hour: datetime | str) -> str:
+        """`path` when it is exactly the folder of `hour` in this layout (e.g. read back from XCom), else ValueError:
+        it is rendered into a COPY's stage path, which Snowflake does not take as a bound value."""
+        expected = self.hour_path(hour_start(hour))
+        if path != expected:
+            raise ValueError(f"hour path {path!r} is not the {self.layout.value} folder of hour {hour}: {expected!r}")
+        return expected
 
     def hour_uri(self, bucket: str, hour: datetime) -> str:
         return f"s3://{bucket}/{self.hour_prefix(hour)}"

@@ -1,7 +1,8 @@
 """What the event_log_ingest tasks do for one replication hour: list, COPY, refresh, report.
 
 The data never passes through the worker: the worker lists object names and sends SQL; Snowflake
-reads the files from the stage.
+reads the files from the stage. Only the files the COPY rejected lines of are read back, bounded
+(include/event_log/rejects.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig
 from include.event_log.declarations import event_log_objects
 from include.event_log.hour_layout import HourObjects
 from include.event_log.modeling import change_params
+from include.event_log.rejects import RejectScanError, keep_rejects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import transaction
 
@@ -83,20 +85,13 @@ def list_committed_part_files(
 
 
 @dataclass
-class RejectedLine:
-    file_name: str
-    line_number: int
-    error: str
-    rejected_record: str
-
-
-@dataclass
 class HourLoadReport:
     hour_start: str
     files_listed: int
     files_loaded: int
     rows_parsed: int
     rows_loaded: int
+    # Lines the warehouse rejected (the COPY's errors_seen, summed): the reject ratio is rows_rejected / rows_parsed.
     rows_rejected: int
     errors: int
     rows_replaced: int
@@ -104,11 +99,16 @@ class HourLoadReport:
     reject_ratio: float = 0.0
     rejected_files: list[str] = field(default_factory=list)
     loaded_files: list[str] = field(default_factory=list)
+    # Of rows_rejected, the lines kept in the rejects table; the others are counted per file (include/event_log/
+    # rejects.py: why, and where a capped scan stopped).
+    rejects_kept: int = 0
+    rejects: dict[str, Any] = field(default_factory=dict)
 
     def as_table_row(self) -> str:
         return (
             f"{self.hour_start} files={self.files_loaded}/{self.files_listed} parsed={self.rows_parsed} "
-            f"loaded={self.rows_loaded} rejected={self.rows_rejected} replaced={self.rows_replaced}"
+            f"loaded={self.rows_loaded} rejected={self.rows_rejected} kept={self.rejects_kept} "
+            f"replaced={self.rows_replaced}"
         )
 
 
@@ -117,28 +117,13 @@ def _copy_results(cursor: Any) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def rejected_lines(s3_hook: Any, bucket: str, key: str, file_name: str) -> list[RejectedLine]:
-    """The lines of one part file that are not JSON (a truncated last line included).
-
-    Only files the COPY reported errors for are read here, so the data passes through the worker
-    only on this exception path; the lines are kept whole in the rejects table.
-    """
-    import gzip
-    import json
-
-    body = s3_hook.get_key(key, bucket_name=bucket).get()["Body"].read()
-    if key.endswith(".gz"):
-        body = gzip.decompress(body)
-    rejected = []
-    for number, raw_line in enumerate(body.split(b"\n"), 1):
-        text = raw_line.decode("utf-8", errors="replace")
-        if not text.strip():
-            continue
-        try:
-            json.loads(text)
-        except ValueError as error:
-            rejected.append(RejectedLine(file_name, number, f"Error parsing JSON: {error}", text))
-    return rejected
+def _first_errors(results: list[dict[str, Any]], hour_path: str) -> list[str]:
+    """`<file> line <n>: <error>` of each file with rejected lines, as the warehouse reported its first one."""
+    return [
+        f"{hour_path}{str(r['file']).rsplit('/', 1)[-1]} line {r.get('first_error_line')}: {r.get('first_error')}"
+        for r in results
+        if int(r.get("errors_seen") or 0)
+    ]
 
 
 def copy_hour(
@@ -149,81 +134,76 @@ def copy_hour(
 
     The DELETE, every COPY batch and the row recording the change for the models (hour-changes table)
     commit together; any failure rolls all of them back, so the hour is either loaded from this
-    listing, with the models due to follow it, or left as it was. Lines that are not JSON do not stop
-    the COPY (ON_ERROR = CONTINUE): they are counted and kept in the rejects table, and the hour is
-    committed when they are at most `max_reject_ratio` of its lines; above it the load rolls back,
-    the rejects are still kept, and the task fails naming the files and lines.
+    listing, with the models due to follow it, or left as it was. Lines the warehouse rejects (not JSON, not
+    UTF-8, too long) do not stop the COPY (ON_ERROR = CONTINUE): the COPY counts them, the reject path keeps them
+    (include/event_log/rejects.py, bounded reads, in a transaction of its own), and the hour is committed when
+    they are at most `max_reject_ratio` of its lines; above it, or when a file with rejected lines cannot be read
+    back (corrupt gzip, a decompression bomb), the load rolls back and the task fails naming the files.
     """
     objects = event_log_objects()
     context = objects.template_context()
     hour_start = listing["hour_start"]
-    replication_hour = pendulum.parse(hour_start).naive().isoformat(sep=" ")
+    hour = pendulum.parse(hour_start)
+    replication_hour = hour.naive().isoformat(sep=" ")
+    try:
+        # XCom hands the path back: only the hour's own folder in the configured layout reaches the stage path.
+        hour_path = config.layout.checked_hour_path(listing["hour_path"], hour)
+    except ValueError as error:
+        raise HourLoadError(f"hour {hour_start}: {error}") from None
     delete_sql = render_sql("ingest/delete_hour.sql", **context)
-    copy_sql = render_sql("ingest/copy_hour_files.sql", hour_path=listing["hour_path"], **context)
-    delete_rejects_sql = render_sql("ingest/delete_hour_rejects.sql", **context)
-    insert_reject_sql = render_sql("ingest/insert_reject.sql", **context)
+    copy_sql = render_sql("ingest/copy_hour_files.sql", hour_path=hour_path, **context)
     insert_change_sql = render_sql("ingest/insert_hour_change.sql", **context)
-    hour_prefix = config.hour_prefix(pendulum.parse(hour_start))
     # Times are written in UTC from here: CURRENT_TIMESTAMP() would follow the session's TIMEZONE.
     loaded_at = pendulum.now("UTC").naive().isoformat(sep=" ")
 
-    def store_rejects(cursor: Any, rejects: list[RejectedLine]) -> None:
-        cursor.execute(delete_rejects_sql, {"replication_hour": replication_hour})
-        for reject in rejects:
-            params = {"replication_hour": replication_hour, "run_id": run_id, "rejected_at": loaded_at}
-            params.update(asdict(reject))
-            cursor.execute(insert_reject_sql, params)
-
     results: list[dict[str, Any]] = []
-    rejects: list[RejectedLine] = []
-    try:
-        with transaction(conn_id) as cursor:
-            cursor.execute(delete_sql, {"replication_hour": replication_hour})
-            rows_replaced = cursor.rowcount or 0
-            for batch in listing["batches"]:
-                params = {
-                    "replication_hour": replication_hour,
-                    "run_id": run_id,
-                    "files": tuple(batch),
-                    "loaded_at": loaded_at,
-                }
-                cursor.execute(copy_sql, params)
-                batch_results = _copy_results(cursor)
-                reported = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results}
-                if missing := sorted(set(batch) - reported):
-                    # Never commit a half-loaded hour: every listed file must be in the COPY's result.
-                    raise HourLoadError(
-                        f"hour {hour_start}: COPY did not process {len(missing)} listed files {missing[:5]}"
-                    )
-                results.extend(batch_results)
-            for result in results:
-                if int(result["errors_seen"] or 0):
-                    name = str(result["file"]).rsplit("/", 1)[-1]
-                    found = rejected_lines(s3_hook, config.bucket, hour_prefix + name, listing["hour_path"] + name)
-                    rejects.extend(found)
-            rows_parsed = sum(int(r["rows_parsed"] or 0) for r in results)
-            ratio = len(rejects) / rows_parsed if rows_parsed else 0.0
-            if ratio > config.max_reject_ratio:
+    with transaction(conn_id) as cursor:
+        cursor.execute(delete_sql, {"replication_hour": replication_hour})
+        rows_replaced = cursor.rowcount or 0
+        for batch in listing["batches"]:
+            params = {
+                "replication_hour": replication_hour,
+                "run_id": run_id,
+                "files": tuple(batch),
+                "loaded_at": loaded_at,
+            }
+            cursor.execute(copy_sql, params)
+            batch_results = _copy_results(cursor)
+            reported = {str(r["file"]).rsplit("/", 1)[-1] for r in batch_results}
+            if missing := sorted(set(batch) - reported):
+                # Never commit a half-loaded hour: every listed file must be in the COPY's result.
                 raise HourLoadError(
-                    f"hour {hour_start}: {len(rejects)} of {rows_parsed} lines are not JSON "
-                    f"({ratio:.2%} > the {config.max_reject_ratio:.2%} allowed); the hour was left as it was. "
-                    "Rejected: " + "; ".join(f"{r.file_name} line {r.line_number}: {r.error}" for r in rejects[:10])
+                    f"hour {hour_start}: COPY did not process {len(missing)} listed files {missing[:5]}"
                 )
-            store_rejects(cursor, rejects)
-            cursor.execute(
-                insert_change_sql,
-                change_params(
-                    replication_hour=replication_hour, changed_at=loaded_at, dag_id=dag_id, run_id=run_id,
-                    rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results), rows_replaced=rows_replaced,
-                    files_loaded=len(results),
-                ),
+            results.extend(batch_results)
+        rows_parsed = sum(int(r["rows_parsed"] or 0) for r in results)
+        rows_rejected = sum(int(r["errors_seen"] or 0) for r in results)
+        ratio = rows_rejected / rows_parsed if rows_parsed else 0.0
+        try:
+            rejects = keep_rejects(
+                conn_id, s3_hook, config.bucket, config.hour_prefix(hour), hour_path, results,
+                replication_hour=replication_hour, run_id=run_id, rejected_at=loaded_at, limits=config.rejects,
+                context=context,
             )  # fmt: skip
-    except HourLoadError:
-        if rejects:
-            # The load rolled back; the rejected lines are still kept, for whoever fixes the data.
-            with transaction(conn_id) as cursor:
-                store_rejects(cursor, rejects)
-        raise
+        except RejectScanError as error:
+            raise HourLoadError(
+                f"hour {hour_start}: {error}; the load rolled back, the hour was left as it was"
+            ) from None
+        if ratio > config.max_reject_ratio:
+            raise HourLoadError(
+                f"hour {hour_start}: the warehouse rejected {rows_rejected} of {rows_parsed} lines "
+                f"({ratio:.2%} > the {config.max_reject_ratio:.2%} allowed); the hour was left as it was, "
+                f"{rejects.kept} of the lines are kept in the rejects table. Rejected: "
+                + "; ".join([*_first_errors(results, hour_path)[:10], *(f.describe() for f in rejects.files[:10])])
+            )
+        cursor.execute(
+            insert_change_sql,
+            change_params(
+                replication_hour=replication_hour, changed_at=loaded_at, dag_id=dag_id, run_id=run_id,
+                rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results), rows_replaced=rows_replaced,
+                files_loaded=len(results),
+            ),
+        )  # fmt: skip
 
     report = HourLoadReport(
         hour_start=hour_start,
@@ -231,17 +211,17 @@ def copy_hour(
         files_loaded=len(results),
         rows_parsed=rows_parsed,
         rows_loaded=sum(int(r["rows_loaded"] or 0) for r in results),
-        rows_rejected=len(rejects),
-        errors=sum(int(r["errors_seen"] or 0) for r in results),
+        rows_rejected=rows_rejected,
+        errors=rows_rejected,
         rows_replaced=rows_replaced,
         run_id=run_id,
         reject_ratio=round(ratio, 6),
-        rejected_files=sorted({r.file_name for r in rejects}),
+        rejected_files=sorted(f.file_name for f in rejects.files),
         loaded_files=sorted(str(r["file"]).rsplit("/", 1)[-1] for r in results),
+        rejects_kept=rejects.kept,
+        rejects=rejects.as_dict(),
     )
     log.info("Loaded %s", report.as_table_row())
-    for reject in rejects[:20]:
-        log.warning("Rejected %s line %d: %s", reject.file_name, reject.line_number, reject.error)
     return report
 
 
@@ -256,5 +236,7 @@ def load_partition(
 
     listing = list_committed_part_files(s3_hook, hour_start, config, completion)
     report = copy_hour(conn_id, s3_hook, listing, dag_run.run_id, config, dag_id=dag_run.dag_id)
-    statuses = refresh_external_table(conn_id, sub_path=listing["hour_path"])
+    statuses = refresh_external_table(
+        conn_id, sub_path=config.layout.checked_hour_path(listing["hour_path"], hour_start)
+    )
     return {"listing": listing, "report": asdict(report), "external_table": statuses}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 
 import pytest
@@ -169,6 +170,33 @@ def test_on_error_continue_loads_good_lines_and_validate_returns_the_rejected_on
     # the COPY's query id works as a JOB_ID too
     query_id = cur.execute(copy_sql(["part-b-0-1.jsonl"], on_error="CONTINUE")).sfqid
     assert cur.execute(f"SELECT * FROM TABLE(VALIDATE(RAW_EVENTS, JOB_ID => '{query_id}'))").fetchall() == []
+
+
+def test_on_error_continue_counts_lines_that_are_not_utf8_and_names_them(event_log, s3_client, bucket):
+    """Snowflake counts a record with invalid UTF-8 as an error and goes on (ON_ERROR = CONTINUE), whatever the
+    file's name says about its compression; a corrupt gzip stream fails the statement naming the file."""
+    plain = b'{"event_log_id": 1}\n{"event_log_id": 2, "note": "\xff"}\n{"event_log_id": 3}\n'
+    s3_client.put_object(Bucket=bucket, Key="event_log/2025/08/01/03/part-a-0-1", Body=gzip.compress(plain))
+    s3_client.put_object(Bucket=bucket, Key="event_log/2025/08/01/03/part-b-0-1.gz", Body=b'{"event_log_id": 4}\n')
+    cur = event_log.cursor()
+
+    result = cur.execute(copy_sql(["part-a-0-1", "part-b-0-1.gz"], on_error="CONTINUE")).fetchall()
+
+    by_file = {r[0].rsplit("/", 1)[-1]: r for r in result}
+    assert by_file["part-a-0-1"][1:8] == ("PARTIALLY_LOADED", 3, 2, 3, 1, by_file["part-a-0-1"][6], 2)
+    assert by_file["part-a-0-1"][6].startswith("Invalid UTF8 detected in string")
+    assert by_file["part-b-0-1.gz"][1:6] == ("LOADED", 1, 1, 1, 0)
+    assert rows(cur, "SELECT RECORD:event_log_id::NUMBER FROM EVENT_LOG.RAW.RAW_EVENTS ORDER BY 1") == [
+        (1,),
+        (3,),
+        (4,),
+    ]
+
+    whole = gzip.compress(plain * 2000)
+    s3_client.put_object(Bucket=bucket, Key="event_log/2025/08/01/03/part-c-0-1.gz", Body=whole[: len(whole) // 2])
+    with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+        cur.execute(copy_sql(["part-c-0-1.gz"], on_error="CONTINUE"))
+    assert "part-c-0-1.gz" in raised.value.msg
 
 
 def test_on_error_skip_file_skips_files_with_errors(event_log, put_lines):

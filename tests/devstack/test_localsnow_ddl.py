@@ -2,7 +2,7 @@
 
 The rendering is done here with Jinja from include/event_log/snowflake_objects.yaml (fqn = DATABASE.SCHEMA.NAME,
 `%(name)s` left for the connector's client-side pyformat binding), independently of the DAG code, so that this
-test pins what localsnow must accept: every file of include/sql/objects and include/sql/ingest.
+test pins what localsnow must accept: every file of include/sql/objects, include/sql/ingest and include/sql/rejects.
 """
 
 from __future__ import annotations
@@ -51,8 +51,9 @@ COVERED = {
     "objects/revoke_privileges.sql",
     "ingest/delete_hour.sql",
     "ingest/copy_hour_files.sql",
-    "ingest/delete_hour_rejects.sql",
-    "ingest/insert_reject.sql",
+    "rejects/delete_hour_rejects.sql",
+    "rejects/delete_expired_rejects.sql",
+    "rejects/insert_rejects.sql",
     "checks/insert_check_result.sql",
     "checks/delete_check_results.sql",
     "checks/merge_check_result_once.sql",
@@ -214,16 +215,29 @@ def test_reject_and_check_sql_runs_unchanged(localsnow, bucket, monkeypatch):
         params = {"description": table.description, **column_comments(table)}
         cur.execute(render("objects/create_table.sql", table=table, replace=False), params)
     hour = {"replication_hour": "2025-08-01 03:00:00"}
-    reject = {**hour, "run_id": "r1", "file_name": "2025/08/01/03/part-a-0-1.jsonl", "line_number": 7,
-              "error": "Error parsing JSON: x", "rejected_record": "{cut",
-              "rejected_at": "2025-08-01 04:01:00"}  # fmt: skip
+    # The rejects' statements take `?` values bound in the warehouse (a qmark connection), in batches.
+    bound = localsnow.connect(paramstyle="qmark").cursor()
+    old = ("2025-07-01 03:00:00", "2025/07/01/03/part-o-0-1.jsonl", 1, "Error parsing JSON: y", "{", "r0",
+           "2025-07-01 04:00:00")  # fmt: skip
+    batch = [("2025-08-01 03:00:00", "2025/08/01/03/part-a-0-1.jsonl", line, "Error parsing JSON: x", "{cut'); --",
+              "r1", "2025-08-01 04:01:00") for line in (7, 9)]  # fmt: skip
+    bound.executemany(render("rejects/insert_rejects.sql", **objects), [old])
     for _ in range(2):  # replaced, not added, on a re-run
-        cur.execute(render("ingest/delete_hour_rejects.sql", **objects), hour)
-        cur.execute(render("ingest/insert_reject.sql", **objects), reject)
+        bound.execute(render("rejects/delete_hour_rejects.sql", **objects), (hour["replication_hour"],))
+        bound.executemany(render("rejects/insert_rejects.sql", **objects), batch)
     rejects_fqn = objects["rejects_table"].fqn
-    assert cur.execute(
-        "SELECT FILE_NAME, LINE_NUMBER, ERROR, REJECTED_RECORD, AIRFLOW_RUN_ID FROM " + rejects_fqn
-    ).fetchall() == [("2025/08/01/03/part-a-0-1.jsonl", 7, "Error parsing JSON: x", "{cut", "r1")]
+    select = "SELECT FILE_NAME, LINE_NUMBER, ERROR, REJECTED_RECORD, AIRFLOW_RUN_ID, REJECTED_AT FROM " + rejects_fqn
+    assert cur.execute(select + " ORDER BY 2, 1").fetchall() == [
+        ("2025/07/01/03/part-o-0-1.jsonl", 1, "Error parsing JSON: y", "{", "r0", datetime.datetime(2025, 7, 1, 4)),
+        ("2025/08/01/03/part-a-0-1.jsonl", 7, "Error parsing JSON: x", "{cut'); --", "r1",
+         datetime.datetime(2025, 8, 1, 4, 1)),
+        ("2025/08/01/03/part-a-0-1.jsonl", 9, "Error parsing JSON: x", "{cut'); --", "r1",
+         datetime.datetime(2025, 8, 1, 4, 1)),
+    ]  # fmt: skip
+    bound.execute(render("rejects/delete_expired_rejects.sql", **objects), ("2025-07-31 00:00:00",))
+    assert bound.rowcount == 1
+    assert [r[1] for r in cur.execute(select).fetchall()] == [7, 9], "the retention deleted the July reject only"
+    cur.execute("DELETE FROM " + rejects_fqn + " WHERE LINE_NUMBER = 9")
 
     raw_fqn = objects["raw_table"].fqn
     rows = ((1, "STEP_START", "03"), (1, "STEP_START", "03"), (2, "NEW_TYPE", "03"), (2, "X", "04"))

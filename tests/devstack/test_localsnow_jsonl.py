@@ -83,3 +83,53 @@ def test_a_file_of_only_bad_and_blank_lines(tmp_path: Path, con):
     assert jsonl.counts(con) == {0: jsonl.FileCounts(2, 0)}
     assert [(b.line, b.text) for b in jsonl.bad_lines(con)] == [(1, "{cut"), (4, "<<corrupted>>")]
     assert jsonl.bad_lines(con)[0].error()[0].startswith("Error parsing JSON")
+
+
+def test_lines_not_utf8_or_too_long_are_rejected_lines_in_place_and_the_file_goes_on(tmp_path: Path, con):
+    """Snowflake (ON_ERROR = CONTINUE) rejects such a record and loads the rest of the file; DuckDB's reader would
+    fail the whole file."""
+    long_line = b'{"x": "' + b"a" * jsonl._MAX_LINE_BYTES + b'"}'
+    path = tmp_path / "part-a-0-1.jsonl"
+    path.write_bytes(
+        b'{"event_log_id": 1}\n{"bad": "\xff\xfe"}\n\nnot json\n'
+        + long_line
+        + b'\n{"ok": "\xc3\xa9"}\n{"cut": "\xe2\x82"}\n{"event_log_id": 2}\n'
+    )
+
+    jsonl.read(con, [staged(path)], "auto")
+
+    assert con.execute(f'SELECT "METADATA$FILE_ROW_NUMBER", "VALUE" FROM {jsonl.SOURCE} ORDER BY 1').fetchall() == [
+        (1, '{"event_log_id": 1}'),
+        (6, '{"ok": "é"}'),
+        (8, '{"event_log_id": 2}'),
+    ]
+    assert jsonl.counts(con) == {0: jsonl.FileCounts(7, 3)}
+    bad = [(b.line, b.error()[0].split(" ")[0:3]) for b in jsonl.bad_lines(con)]
+    assert bad == [
+        (2, ["Invalid", "UTF8", "detected"]),
+        (4, ["Error", "parsing", "JSON:"]),
+        (5, ["Error", "parsing", "JSON:"]),
+        (7, ["Invalid", "UTF8", "detected"]),
+    ]
+    assert "document is too large" in jsonl.bad_lines(con)[2].error()[0]
+    jsonl.drop(con)
+
+
+@pytest.mark.parametrize(
+    ("name", "gzipped"),
+    [("part-a-0-1.jsonl", True), ("part-a-0-1.gz", False), ("part-a-0-1", True), ("part-a-0-1.jsonl.gz", True)],
+)
+def test_auto_compression_follows_the_magic_bytes_not_the_name(tmp_path: Path, con, name, gzipped):
+    body = b'{"event_log_id": 1}\n{"event_log_id": 2}\n'
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(body) if gzipped else body)
+
+    assert jsonl.sniffed_compression(str(path), "auto") == ("gzip" if gzipped else "none")
+    assert jsonl.sniffed_compression(str(path), "none") == "none", "an explicit COMPRESSION is the format's"
+    jsonl.read(con, [staged(path)], "auto")
+
+    assert con.execute(f'SELECT "VALUE" FROM {jsonl.SOURCE} ORDER BY "METADATA$FILE_ROW_NUMBER"').fetchall() == [
+        ('{"event_log_id": 1}',),
+        ('{"event_log_id": 2}',),
+    ]
+    jsonl.drop(con)

@@ -21,6 +21,7 @@ from include.event_log.hour_layout import (
     HourState,
     Layout,
     ObjectKind,
+    checked_prefix,
     classify_object,
     hour_label,
     hour_start,
@@ -198,6 +199,53 @@ def test_configuration_from_the_environment():
         HourLayout.from_env({"EVENT_LOG_COMPLETION": "eventually"})
     with pytest.raises(ValueError, match="QUIET_PERIOD"):
         HourLayout.from_env({"EVENT_LOG_QUIET_PERIOD_SECONDS": "-1"})
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "{{ var.value.secret }}", "event_log/{% raw %}", "{# x #}", "logs/${EVENT_LOG_BUCKET}", "it's",
+        'a"b', "a b", "a;b", "a\\b", "a//b", "../up", "a/./b", "a/../b", ".hidden", "x" * 513, "a@b", "a%20b",
+        "event_log/\n", "-rf", "=x",
+    ],
+)  # fmt: skip
+def test_a_prefix_that_could_render_as_jinja_or_break_out_is_refused_naming_the_setting(prefix):
+    with pytest.raises(ValueError, match="EVENT_LOG_PREFIX may hold only"):
+        HourLayout.from_env({"EVENT_LOG_PREFIX": prefix})
+    with pytest.raises(ValueError, match="EVENT_LOG_PREFIX"):
+        checked_prefix(prefix)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "kept"),
+    [("event_log", "event_log"), ("/landing/events/", "landing/events"),
+     ("env=prod/v1.2/event-log", "env=prod/v1.2/event-log"), ("", ""), ("/", "")],
+)  # fmt: skip
+def test_a_plain_prefix_is_kept(prefix, kept):
+    assert HourLayout.from_env({"EVENT_LOG_PREFIX": prefix}).prefix == kept == checked_prefix(prefix)
+
+
+def test_a_layout_from_a_trigger_or_callback_dict_is_validated_too():
+    values = HourLayout().as_dict() | {"prefix": "{{ macros.ds_add(ds, 1) }}"}
+    with pytest.raises(ValueError, match="EVENT_LOG_PREFIX"):
+        HourLayout.from_dict(values)
+
+
+@pytest.mark.parametrize("layout", [HourLayout(Layout.HIVE), HourLayout(Layout.PLAIN)])
+def test_an_hour_path_back_from_xcom_must_be_the_hours_own_folder(layout):
+    assert layout.checked_hour_path(layout.hour_path(H3), H3.isoformat()) == layout.hour_path(H3)
+    other_hour = layout.hour_path(H3 + timedelta(hours=1))
+    for path in (
+        other_hour,
+        "dt=2025-08-01/hr=03/' FILES=('x')",
+        "../secrets/",
+        "",
+        None,
+        3,
+        layout.hour_path(H3)[:-1],
+    ):
+        with pytest.raises(ValueError, match="is not the"):
+            layout.checked_hour_path(path, H3)
 
 
 # --- Completion ------------------------------------------------------------------------------------
