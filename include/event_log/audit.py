@@ -132,11 +132,12 @@ class Finding:
 
 def model_commands(hours: Iterable[datetime]) -> list[str]:
     """Build the models over every pending change: clear the dbt tasks of the run of the latest hour (its
-    build task models every change still pending, whichever run made it)."""
+    build task models every change still pending, whichever run made it). Airflow 3.3's `tasks clear -t` matches
+    a substring of the task id (not a regular expression, whatever its help says): `dbt_models.` is the group."""
     if not (ordered := sorted(set(hours))):
         return []
     latest = ordered[-1]
-    return [f"airflow tasks clear {INGEST_DAG_ID} -t '^dbt_models[.]' -s {latest:%Y-%m-%dT%H:%M:%S}+00:00 "
+    return [f"airflow tasks clear {INGEST_DAG_ID} -t dbt_models. -s {latest:%Y-%m-%dT%H:%M:%S}+00:00 "
             f"-e {latest:%Y-%m-%dT%H:%M:%S}+00:00 -y"]  # fmt: skip
 
 

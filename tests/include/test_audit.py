@@ -209,7 +209,7 @@ def test_a_change_not_modeled_past_the_grace_is_a_finding_with_a_command():
     report = audit_hours(h(0), h(3), s3, loads, NOW, GRACE, pending)
     assert [(f.kind, f.hour) for f in report.findings] == [(CHANGED_NOT_MODELED, h(1))]
     assert report.model_commands == [
-        "airflow tasks clear event_log_ingest -t '^dbt_models[.]' -s 2025-08-05T01:00:00+00:00 "
+        "airflow tasks clear event_log_ingest -t dbt_models. -s 2025-08-05T01:00:00+00:00 "
         "-e 2025-08-05T01:00:00+00:00 -y"
     ]
     assert report.model_commands[0] in report.message()
