@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.expected_marts import compute_marts, lines_from_landed_files
+from devstack.model_oracle import MODEL_KEYS, differences, read_model, typed_expected
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
-from tests.dbt.test_models import MODEL_KEYS, differences, read_model, typed_expected
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]

@@ -10,12 +10,15 @@ logical date + 1 h + grace, falls about LEAD_SECONDS after the test starts (the 
 and create the Snowflake objects first); `snowflake_objects` gets a 1 s deadline from queued.
 
 The tests run in file order and share one stack: each is one step of the same story (a triggerer
-killed while the hour is deferred is one of them: the restarted triggerer must end the wait).
+killed while the hour is deferred is one of them: the restarted triggerer must end the wait; the last one
+kills the triggerer twice while a deadline's callback runs: one record, one notification).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -67,14 +70,24 @@ class Scenario:
             raise
 
 
+class Posts(list):
+    def __init__(self):
+        super().__init__()
+        self.holding = threading.Event()
+
+
 @pytest.fixture(scope="module")
 def slack_posts():
-    """A Slack incoming webhook on loopback, for the stack's `slack_event_log` connection."""
-    posts: list[dict] = []
+    """A Slack incoming webhook on loopback, for the stack's `slack_event_log` connection. A post counts when
+    it arrives; while `posts.holding` is set, the answer waits until it is cleared (a notification in flight)."""
+    posts = Posts()
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):
             posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            deadline = time.monotonic() + 120
+            while posts.holding.is_set() and time.monotonic() < deadline:
+                time.sleep(0.2)
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")
@@ -225,3 +238,48 @@ def test_committing_the_hour_lets_the_run_finish_without_duplicates(scenario):
     assert rows == distinct_lines == len(landed.lines) > 0
     assert len(scenario.deadline_misses("event_log_ingest", hour=scenario.hour)) == 1, "one alert per missed run"
     assert len(scenario.posts_about("event_log_ingest")) == 1
+
+
+def test_a_triggerer_killed_twice_while_a_deadline_fires_records_and_notifies_once(scenario):
+    """The fault of issue 11: the callback runs again after each triggerer restart. The first kill lands while
+    the callback's notification is in flight (the webhook holds its answer), after the record; the second while
+    the callback run again by the restarted triggerer waits for the warehouse (stopped with SIGSTOP, so the
+    call hangs instead of failing). The third run finds the record: one record, one notification."""
+    live, api = scenario.live, scenario.api
+
+    def callback_starts(run_id: str) -> int:
+        return live.log("triggerer").count(f"run {run_id} not done by its deadline")
+
+    def found_record(run_id: str) -> bool:
+        return f"(snowflake_objects run {run_id}) was already recorded" in live.log("triggerer")
+
+    def restart_triggerer() -> None:
+        old_pid = live.kill("triggerer")
+        wait_until(lambda: live.refresh_state() or live.state["pids"]["triggerer"] != old_pid, 120,
+                   what="the supervisor to restart the triggerer")  # fmt: skip
+
+    scenario.posts.holding.set()
+    try:
+        run_id = api.trigger("snowflake_objects")
+        wait_until(lambda: any(run_id in post["text"] for post in scenario.posts_about("snowflake_objects")), 180,
+                   what="the notification of the run's miss to be in flight")  # fmt: skip
+        assert len(scenario.deadline_misses("snowflake_objects", run_id=run_id)) == 1, "recorded before notifying"
+        warehouse = live.state["pids"]["snowflake"]
+        starts = callback_starts(run_id)
+        os.killpg(warehouse, signal.SIGSTOP)  # the next call of the callback hangs in the warehouse
+        try:
+            restart_triggerer()  # kill 1: during the notification
+            wait_until(lambda: callback_starts(run_id) > starts, 180, what="the restarted triggerer to run it again")
+            time.sleep(1)
+            assert found_record(run_id) is False, "the second call cannot reach the warehouse"
+            restart_triggerer()  # kill 2: while the callback waits for the warehouse
+            starts = callback_starts(run_id)
+        finally:
+            os.killpg(warehouse, signal.SIGCONT)
+    finally:
+        scenario.posts.holding.clear()
+    wait_until(lambda: callback_starts(run_id) > starts, 180, what="the third triggerer to run the callback again")
+    wait_until(lambda: found_record(run_id), 120, what="the third call to find the record")
+    time.sleep(10)  # room for a duplicate to show
+    assert len(scenario.deadline_misses("snowflake_objects", run_id=run_id)) == 1, "one record"
+    assert len([post for post in scenario.posts if run_id in post["text"]]) == 1, "one notification"

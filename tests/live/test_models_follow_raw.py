@@ -16,11 +16,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from devstack.expected_marts import compute_marts, lines_from_landed_files
 from devstack.isolated import wait_until
+from devstack.model_oracle import models_against_landed_files
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
-from tests.dbt.test_models import MODEL_KEYS, differences, read_model, typed_expected
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
 
@@ -93,16 +92,10 @@ class Stack:
 
     def models_equal_raw(self) -> None:
         """Every model equals the oracle computed from S3 for every hour the raw table holds."""
-        loaded_at = dict(self.live.query(
-            "SELECT REPLICATION_HOUR, MAX(LOADED_AT) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1"
-        ))  # fmt: skip
-        hours = sorted(hour.replace(tzinfo=UTC) for hour in loaded_at)
-        expected = compute_marts(lines_from_landed_files(self.s3, BUCKET, PREFIX, hours, loaded_at))
         with self.live.snowflake() as connection:
-            for model in MODEL_KEYS:
-                actual = read_model(connection, model)
-                wanted = typed_expected(model, expected[model])
-                assert actual == wanted, f"{model}:\n{differences(model, actual, wanted)[:4000]}"
+            outcome = models_against_landed_files(connection, self.s3, BUCKET, PREFIX)
+        for model, (_, _, differing) in outcome.items():
+            assert not differing, f"{model}:\n{differing[:4000]}"
         assert self.pending_changes() == [], "every change of the raw table was modeled"
 
     def pending_changes(self) -> list[tuple]:
