@@ -46,11 +46,13 @@ def rows_loaded_per_hour(state: stack.StackState) -> dict[datetime, int]:
         return {hour.replace(tzinfo=UTC): count for hour, count in cursor.fetchall()}
 
 
-def print_models(state: stack.StackState, s3, manifest) -> None:
-    """What dbt built, next to the same figures computed independently from the landed files."""
+def print_models(state: stack.StackState, s3, manifest) -> bool:
+    """What dbt built, next to the same figures computed independently from the landed files; whether every
+    model equals that computation."""
     from collections import Counter
 
     from devstack.expected_marts import compute_marts, lines_from_landed_files
+    from devstack.model_oracle import models_against_landed_files
 
     with snowflake_connection(state) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT STATUS, COUNT(*) FROM EVENT_LOG.ANALYTICS.FCT_RUNS GROUP BY 1")
@@ -78,6 +80,11 @@ def print_models(state: stack.StackState, s3, manifest) -> None:
         print(f"  {org:>12} {day!s:10} {m:>16} {s:>6} {c:>8}   {expected_usage.get((org, day))}")
     same = runs == dict(expected_runs) and steps == dict(expected_steps) and usage == expected_usage
     print("  modeled == files: " + ("yes" if same else "NO"))
+    with snowflake_connection(state) as conn:
+        outcome = models_against_landed_files(conn, s3, stack.BUCKET, stack.PREFIX, LAYOUT)
+    differing = [model for model, (_, _, differences) in outcome.items() if differences]
+    print("  every model, row by row, == files: " + ("yes" if not differing else f"NO ({', '.join(differing)})"))
+    return same and not differing
 
 
 def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime) -> None:
@@ -162,7 +169,7 @@ def main() -> int:
         ok &= status == "success" and rows == len(landed.lines)
         print(f"{hour:%Y-%m-%d %H:00} {len(landed.part_keys):>10} {len(landed.lines):>14} {rows:>12}  {status}")
     print()
-    print_models(state, s3, manifest)
+    ok &= print_models(state, s3, manifest)
     print()
     print(f"Done in {time.monotonic() - started:.0f}s. Airflow UI: {state.api_url}  login: {stack.ADMIN_USER} / "
           f"{state.admin_password}")  # fmt: skip
