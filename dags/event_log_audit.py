@@ -36,8 +36,7 @@ clear this DAG's run (both tasks) or wait for the next one.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.event_log.assets import raw_events_asset
 from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag

@@ -54,8 +54,7 @@ retry builds that model and its tests alone over the run's hours.
 
 from __future__ import annotations
 
-from airflow.sdk import dag, task, task_group
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 from cosmos import DbtTaskGroup
 
 from include.event_log.assets import raw_events_asset

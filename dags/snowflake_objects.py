@@ -31,8 +31,7 @@ statement. DDL commits statement by statement: clear the run, the next plan hold
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, chain, dag, task
-from airflow.timetables.interval import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
 
 from include.event_log.assets import snowflake_objects_asset
 from include.event_log.config import DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
@@ -76,7 +75,7 @@ def snowflake_objects():
             raise AirflowFailException(str(error)) from error
         return plan.as_dicts()
 
-    @task(outlets=[OBJECTS])
+    @task(outlets=[OBJECTS], multiple_outputs=False)
     def apply_changes(planned: list[dict], dag_run=None, params=None, outlet_events=None) -> dict:
         from airflow.sdk.exceptions import AirflowFailException
 
@@ -93,7 +92,7 @@ def snowflake_objects():
         outlet_events[OBJECTS].extra = applied
         return applied
 
-    @task
+    @task(multiple_outputs=False)
     def refresh_whole_location() -> dict[str, int]:
         from include.event_log.snowflake_objects import refresh_external_table
 

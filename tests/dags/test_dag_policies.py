@@ -42,7 +42,7 @@ def test_dag_policy(dag_bag, dag_id):
 
 
 def test_hourly_dag_has_a_real_data_interval(dag_bag):
-    from airflow.timetables.interval import CronDataIntervalTimetable
+    from airflow.sdk import CronDataIntervalTimetable
 
     dag = dag_bag.dags["event_log_ingest"]
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
