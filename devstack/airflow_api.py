@@ -76,6 +76,12 @@ class AirflowApi:
             if runs and all(str(r.state.value) in FINISHED for r in runs):
                 return runs
             if time.monotonic() > deadline:
-                states = {r.dag_run_id: str(r.state.value) for r in runs}
-                raise TimeoutError(f"{dag_id} runs not finished after {timeout:.0f}s: {states}")
+                states = {r.dag_run_id: (str(r.state.value), self.task_states(dag_id, r.dag_run_id)) for r in runs}
+                raise TimeoutError(f"{dag_id} runs not finished after {timeout:.0f}s (run: state, tasks): {states}")
             time.sleep(3)
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        """`task_id[map_index]` → `state (try n)` of every task instance of a run (what a timeout reports)."""
+        instances = self.task_instances.get_task_instances(dag_id, run_id, limit=200).task_instances
+        return {f"{ti.task_id}[{ti.map_index}]": f"{ti.state.value if ti.state else None} (try {ti.try_number})"
+                for ti in instances}  # fmt: skip

@@ -79,11 +79,21 @@ class Stack:
             return runs if len(runs) == expected and len(finished) == expected else None
 
         runs = wait_until(done, timeout, interval=3, what=f"the runs of {first_hour:%Y-%m-%d %H:00}..{last_hour:%H:00}")
-        states = {hour: str(run.state.value) for hour, run in runs.items()}
-        assert set(states.values()) == {"success"}, states
+        failed = {f"{hour:%Y-%m-%dT%H}": self.unsuccessful_tasks(run.dag_run_id)
+                  for hour, run in runs.items() if str(run.state.value) != "success"}  # fmt: skip
+        assert not failed, f"runs that did not succeed, with their unsuccessful tasks: {failed}"
         # Airflow allows one running backfill per DAG; the scheduler marks one completed a loop after its runs.
         wait_until(self.no_running_backfill, 120, what="the backfill to be marked completed")
         return runs
+
+    def unsuccessful_tasks(self, run_id: str) -> list[str]:
+        """`task_id[map_index] state (try n)` of each task instance of the run that did not succeed."""
+        instances = self.api.task_instances.get_task_instances(DAG_ID, run_id, limit=200).task_instances
+        return [
+            f"{ti.task_id}[{ti.map_index}] {ti.state.value if ti.state else None} (try {ti.try_number})"
+            for ti in instances
+            if ti.state is None or str(ti.state.value) not in ("success", "skipped")
+        ]
 
     def no_running_backfill(self) -> bool:
         from airflow_client.client.api.backfill_api import BackfillApi
