@@ -52,44 +52,13 @@ from json.encoder import encode_basestring_ascii as _escape
 from operator import itemgetter
 from typing import Any
 
+from include.event_log.contract import event_types, record_fields
 from include.event_log.hour_layout import HourLayout, Layout, ObjectKind
 from include.event_log.hour_layout import classify_object as classify_in_hour
 
-EVENT_TYPES = (
-    "PIPELINE_START",
-    "PIPELINE_SUCCESS",
-    "PIPELINE_FAILURE",
-    "PIPELINE_CANCELED",
-    "STEP_START",
-    "STEP_SUCCESS",
-    "STEP_FAILURE",
-    "STEP_UP_FOR_RETRY",
-    "STEP_RESTARTED",
-    "STEP_WORKER_STARTING",
-    "STEP_WORKER_STARTED",
-    "RESOURCE_INIT_STARTED",
-    "RESOURCE_INIT_SUCCESS",
-    "RESOURCE_INIT_FAILURE",
-    "ASSET_MATERIALIZATION",
-    "ASSET_MATERIALIZATION_PLANNED",
-    "ASSET_OBSERVATION",
-    "ASSET_CHECK_EVALUATION",
-    "ASSET_CHECK_EVALUATION_PLANNED",
-    "ALERT_SUCCESS",
-)
-RECORD_FIELDS = (
-    "event_log_id",
-    "organization_id",
-    "deployment_id",
-    "run_id",
-    "dagster_event_type",
-    "asset_key",
-    "step_key",
-    "partition",
-    "event_data",
-    "created_at",
-    "landed_at",
-)
+# The contract's lists, written once in dbt/dbt_project.yml.
+EVENT_TYPES = event_types()
+RECORD_FIELDS = record_fields()
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Object names inside an hour folder (match with fullmatch on the last path segment).

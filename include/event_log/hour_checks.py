@@ -16,26 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from include.event_log.checks import FAIL, PASS, WARN, CheckResult
+from include.event_log.contract import event_types, record_fields
 from include.event_log.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import run_statements
 
 # The contract (../shared/event-log-spec.md section 3): what a record may hold today.
-KNOWN_EVENT_TYPES = frozenset(
-    {
-        "PIPELINE_START", "PIPELINE_SUCCESS", "PIPELINE_FAILURE", "PIPELINE_CANCELED",
-        "STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_UP_FOR_RETRY", "STEP_RESTARTED",
-        "STEP_WORKER_STARTING", "STEP_WORKER_STARTED", "RESOURCE_INIT_STARTED", "RESOURCE_INIT_SUCCESS",
-        "RESOURCE_INIT_FAILURE", "ASSET_MATERIALIZATION", "ASSET_MATERIALIZATION_PLANNED",
-        "ASSET_OBSERVATION", "ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED", "ALERT_SUCCESS",
-    }
-)  # fmt: skip
-KNOWN_FIELDS = frozenset(
-    {
-        "event_log_id", "organization_id", "deployment_id", "run_id", "dagster_event_type", "asset_key",
-        "step_key", "partition", "event_data", "created_at", "landed_at",
-    }
-)  # fmt: skip
+KNOWN_EVENT_TYPES = frozenset(event_types())
+KNOWN_FIELDS = frozenset(record_fields())
 
 
 def _equal(name: str, hour: str, observed: int, expected: int, **details: Any) -> CheckResult:
