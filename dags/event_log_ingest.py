@@ -109,20 +109,20 @@ def event_log_ingest():
         def load_partition(hour_start: str, completion: dict, dag_run=None) -> dict:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-            from include.event_log.ingest import load_partition
+            from include.event_log.ingest import load_committed_hour
 
             s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
-            return load_partition(s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion)
+            return load_committed_hour(s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion)
 
         @task(outlets=[RAW_EVENTS], multiple_outputs=False)
         def check_hour(load: dict, dag_run=None, outlet_events=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
             from include.event_log.checks import FAIL, record_check_results
-            from include.event_log.hour_checks import check_hour
+            from include.event_log.hour_checks import check_loaded_hour
 
             listing, report = load["listing"], load["report"]
-            results = check_hour(SNOWFLAKE_CONN_ID, listing, report)
+            results = check_loaded_hour(SNOWFLAKE_CONN_ID, listing, report)
             record_check_results(SNOWFLAKE_CONN_ID, dag_run.dag_id, dag_run.run_id, results)
             summary = {**report, "checks": {r.check_name: r.as_dict() for r in results}}
             if failed := [r.describe() for r in results if r.status == FAIL]:

@@ -1,6 +1,6 @@
 """The daily audit of the event log: S3 (what Flink landed and committed) against what was loaded.
 
-`audit_hours` is the whole comparison, a pure function of plain data: what each hour folder holds
+`compare_hours` is the whole comparison, a pure function of plain data: what each hour folder holds
 (and whether the hour is complete, by the hour layout's rules: include/event_log/hour_layout.py), what
 was loaded of each hour, which changes no build has modeled yet, and the time. The readers around it
 turn an S3 listing and the warehouse into that data; `audit_window` chains them for the task.
@@ -294,7 +294,7 @@ def _changed_since_loaded(hour: datetime, folder: HourInS3, load: HourLoad) -> F
     return Finding(CHANGED_SINCE_LOADED, hour, len(load.files), len(committed), details)
 
 
-def audit_hours(
+def compare_hours(
     window_start: datetime,
     window_end: datetime,
     s3_hours: Mapping[datetime, HourInS3],
@@ -452,6 +452,6 @@ def audit_window(
     start = end - audit_config.window
     s3_hours = list_window_objects(s3_hook, config, start, end, now)
     loads, pending = loaded_hours(conn_id, start, end)
-    report = audit_hours(start, end, s3_hours, loads, now, audit_config.grace, pending)
+    report = compare_hours(start, end, s3_hours, loads, now, audit_config.grace, pending)
     log.log(logging.WARNING if report.findings else logging.INFO, "%s", report.message())
     return report

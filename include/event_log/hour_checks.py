@@ -46,10 +46,10 @@ def _loadable_files(hour: str, files: int, completion: dict[str, str]) -> CheckR
     return CheckResult("loadable_files_in_hour", status, files, None, details, hour)
 
 
-def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) -> list[CheckResult]:
+def check_loaded_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) -> list[CheckResult]:
+    """The hour's checks: the warehouse's counts for the hour (the only I/O), then `hour_verdicts`."""
     context = event_log_objects().template_context()
-    hour = listing["hour_start"]
-    params = {"replication_hour": hour.replace("T", " ")[:19]}
+    params = {"replication_hour": listing["hour_start"].replace("T", " ")[:19]}
     counts, across, types, fields = run_statements(
         conn_id,
         [
@@ -59,7 +59,21 @@ def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) ->
             (render_sql("checks/fields_in_hour.sql", **context), params),
         ],
     )
-    raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts[0])
+    return hour_verdicts(listing, report, counts[0], int(across[0][0]), types, fields)
+
+
+def hour_verdicts(
+    listing: dict[str, Any],
+    report: dict[str, Any],
+    counts: tuple,
+    duplicates_across_hours: int,
+    types: list[tuple],
+    fields: list[tuple],
+) -> list[CheckResult]:
+    """Every check's verdict from the hour's listing, its load report and the warehouse's counts for it (raw rows,
+    external table rows, rejects table rows, duplicate ids in the hour; rows per event type and per field)."""
+    hour = listing["hour_start"]
+    raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts)
     # Of the lines the warehouse rejected, those the reject path kept (include/event_log/rejects.py).
     rejects = report.get("rejects") or {}
     kept = int(report.get("rejects_kept", report["rows_rejected"]))
@@ -94,5 +108,5 @@ def check_hour(conn_id: str, listing: dict[str, Any], report: dict[str, Any]) ->
         _counted("unknown_event_types", hour, sum(unknown_types.values()), types=unknown_types),
         _counted("new_fields", hour, len(new_fields), fields=new_fields),
         _counted("duplicate_event_log_ids_in_hour", hour, duplicates_in_hour),
-        _counted("duplicate_event_log_ids_across_hours", hour, int(across[0][0])),
+        _counted("duplicate_event_log_ids_across_hours", hour, duplicates_across_hours),
     ]  # fmt: skip

@@ -225,7 +225,7 @@ def copy_hour(
     return report
 
 
-def load_partition(
+def load_committed_hour(
     s3_hook: Any, conn_id: str, hour_start: str, dag_run: Any, config: IngestConfig,
     completion: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip

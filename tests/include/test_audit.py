@@ -15,7 +15,7 @@ from include.event_log.audit import (
     AuditConfig,
     HourInS3,
     HourLoad,
-    audit_hours,
+    compare_hours,
     list_window_objects,
     loads_from_warehouse,
     reload_commands,
@@ -47,7 +47,7 @@ def loaded(n: int, *files: int, minutes: int = 10) -> HourLoad:
 
 
 def audit(s3: dict, loads: dict, hours: int = 4, now: datetime = NOW):
-    return audit_hours(h(0), h(hours), s3, loads, now, GRACE)
+    return compare_hours(h(0), h(hours), s3, loads, now, GRACE)
 
 
 def by_kind(report) -> dict[str, list[int]]:
@@ -206,7 +206,7 @@ def test_a_change_not_modeled_past_the_grace_is_a_finding_with_a_command():
     s3 = {h(n): committed(n, 0) for n in range(3)}
     loads = {h(n): loaded(n, 0) for n in range(3)}
     pending = {h(1): h(2) + timedelta(minutes=10), h(2): NOW - timedelta(minutes=5)}  # hour 2: within the grace
-    report = audit_hours(h(0), h(3), s3, loads, NOW, GRACE, pending)
+    report = compare_hours(h(0), h(3), s3, loads, NOW, GRACE, pending)
     assert [(f.kind, f.hour) for f in report.findings] == [(CHANGED_NOT_MODELED, h(1))]
     assert report.model_commands == [
         "airflow tasks clear event_log_ingest -t dbt_models. -s 2025-08-05T01:00:00+00:00 "
@@ -255,7 +255,7 @@ def test_listing_sorts_each_hour_folder_and_keeps_the_window_only(layout):
     assert not folders[h(1)].committed
     assert folders[h(1)].other_objects == ["nested/part-x.jsonl"]
     assert folders[h(2)].state is HourState.COMPLETE_EMPTY and folders[h(2)].committed
-    report = audit_hours(h(0), h(4), folders, {h(0): loaded(0, 0), h(3): loaded(3)}, NOW, GRACE)
+    report = compare_hours(h(0), h(4), folders, {h(0): loaded(0, 0), h(3): loaded(3)}, NOW, GRACE)
     assert by_kind(report) == {COMMITTED_NOT_LOADED: [2], CHANGED_SINCE_LOADED: [], NEVER_COMMITTED: [1]}
     assert report.findings[1].details["empty_hour"] is True
 
