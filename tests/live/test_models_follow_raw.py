@@ -25,8 +25,11 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
 
 DAG_ID = "event_log_ingest"
 NOW_HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-# The DAGs' start date: no scheduled run appears while the tests run; every run comes from a command.
-START_DATE = NOW_HOUR + timedelta(hours=1)
+# The DAGs' start date, just past: the first scheduled run of event_log_ingest (the next hour's) comes an hour or more
+# after it, after these tests; every run here comes from a command. A manual run's logical date is the time it is
+# triggered: not before the start date (Airflow would create no task) and not in the future (its tasks would wait
+# for that date: RunnableExecDateDep), and unique (one run per logical date).
+START_DATE = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
 # Each test's hours are on a day of their own, days before now (audited by a run of the audit DAG).
 FIRST_DAY = NOW_HOUR.replace(hour=0) - timedelta(days=6)
 BUILDS = "EVENT_LOG.RAW.EVENT_LOG_MODEL_BUILDS"
@@ -200,10 +203,10 @@ def audit_report(stack, first_hour: datetime) -> dict:
     from airflow_client.client.api.x_com_api import XComApi
 
     end = first_hour + timedelta(hours=3)
-    # The data interval's end closes the window. The logical date is the DAGs' start date: Airflow creates no task
-    # for a run whose logical date is before a task's start date (backfills aside), and none has no data interval.
-    audit = stack.api.trigger("event_log_audit", logical_date=START_DATE, data_interval_start=end - timedelta(days=1),
-                              data_interval_end=end)  # fmt: skip
+    # The data interval's end closes the window; the logical date is now (see START_DATE): a run without one has no
+    # data interval.
+    audit = stack.api.trigger("event_log_audit", logical_date=datetime.now(UTC),
+                              data_interval_start=end - timedelta(days=1), data_interval_end=end)  # fmt: skip
     stack.api.unpause("event_log_audit")
     (run,) = stack.api.wait_for_runs("event_log_audit", {audit}, timeout=300)
     assert str(run.state.value) == "failed", "the audit found the hour"
@@ -266,9 +269,9 @@ def test_a_manual_run_over_a_wide_interval_models_every_hour_it_loads(stack):
     options = stack.land(first, 3)
     recommit_late(stack.s3, options, first + timedelta(hours=2), 30)
     end = first + timedelta(hours=3)
-    # The hours are days before the DAG's start date: the run's logical date is that start date (an earlier one
-    # would get no task, backfills aside), its data interval the three hours.
-    run_id = stack.api.trigger(DAG_ID, logical_date=START_DATE, data_interval_start=first, data_interval_end=end)
+    # The hours are days before the DAG's start date: the run's logical date is now (an earlier one than the start
+    # date would get no task, backfills aside; see START_DATE), its data interval the three hours.
+    run_id = stack.api.trigger(DAG_ID, logical_date=datetime.now(UTC), data_interval_start=first, data_interval_end=end)
     (run,) = stack.api.wait_for_runs(DAG_ID, {run_id}, timeout=900)
     assert str(run.state.value) == "success"
     ((hours_loaded,),) = stack.live.query(
