@@ -310,8 +310,8 @@ def _memory_section(memory: dict[str, Any]) -> str:
     ]
     return f"""## Worker memory
 
-The body of the `copy_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
-process against the running local S3 and Snowflake, with the listing `list_part_files` would pass; peak RSS is
+The COPY step of the `load_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
+process against the running local S3 and Snowflake, with the hour's listing as the task makes it; peak RSS is
 the child's own `VmHWM` (/proc/self/status, read as its last act; not `ru_maxrss`, which on Linux carries the
 parent's high-water mark across fork and exec, and the parent has just read the large hour). The same child
 doing only the imports and building the hooks peaks at {memory["imports_only_peak_rss_bytes"] / MIB:.0f} MiB:
@@ -526,13 +526,17 @@ In order: parse (no stack); local stack up (`devstack.stack` with `DEVSTACK_VAR_
 DAG's start date is the next hour, so every run is a backfill run); Snowflake objects through the
 `snowflake_objects` DAG; the load hours landed by `devstack.simulator` (the Flink stand-in), load efficiency and
 worker memory while the scheduler has nothing to run, then those hours removed; the live hours landed; waiting,
-freshness and backfill on the live stack; the stack stopped (always, also on errors or Ctrl-C). Phases are
-time-boxed to fit a measuring budget of {settings.get("budget_seconds", "?")} s; the sizes come from
+freshness and the {settings.get("backfill_hours", "?")}-hour backfill on the live stack, time-boxed to fit a measuring
+budget of {settings.get("budget_seconds", "?")} s; the {settings.get("long_backfill_hours", "?")}-hour backfill
+({settings.get("long_events_per_hour", "?")} events an hour, so that the oracle's rows fit in memory) in a box of
+{settings.get("long_backfill_box_seconds", "?")} s; after each backfill its unfinished runs stopped and the models
+compared; the stack stopped (always, also on errors or Ctrl-C). The sizes come from
 `BENCH_*` environment variables (see `bench/run.py`). Seconds per phase: {phases}.
 Two settings differ from the local stack's defaults, passed to its components through the environment: the runs'
 deadline grace (`EVENT_LOG_DEADLINE_GRACE_SECONDS`), because the benchmark's hours are days old and their deadline
 alerts, all past, could fire at once; and `AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE`
-({settings.get("waiting_hours", 24)} hours + 8). The scheduler examines at most that many running runs per loop
+(the most runs active at once + 8; backfills run with `--max-active-runs`
+{settings.get("backfill_max_active_runs", "?")}). The scheduler examines at most that many running runs per loop
 (default 20), a backfill's runs in backfill order first, so at the default a backfill with more than 20 active runs
 never starts its later runs until earlier ones finish: in a first run of this benchmark only 20 of 24 uncommitted
 hours reached `wait_for_commit` in 240 s, the other 4 runs had not started a task. A deployment that backfills more
@@ -546,6 +550,7 @@ above). The figures compare the pipeline with itself on this machine; they are n
     if not charts:
         parts.append(
             f"Charts are skipped: matplotlib is not installed. With `{MATPLOTLIB_PIN}` in requirements-dev.txt "
-            "(then `make lock`), the same run also writes freshness.png, backfill.png and load_efficiency.png.\n"
+            "(then `make lock`), the same run also writes freshness.png, backfill.png, long_backfill.png and "
+            "load_efficiency.png.\n"
         )
     return "\n".join(parts)
