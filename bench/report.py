@@ -430,7 +430,7 @@ def _modes_section(results: dict[str, Any]) -> str:
             value: Any = mode_results
             for key in path:
                 value = value.get(key) if isinstance(value, dict) else None
-            cells.append(str(value) if isinstance(value, bool) else _fmt(value, unit, digits))
+            cells.append(("equal" if value else "DIFFERENT") if isinstance(value, bool) else _fmt(value, unit, digits))
         return cells
 
     rows = [
@@ -456,7 +456,7 @@ def _modes_section(results: dict[str, Any]) -> str:
 
 The live phases run twice with the same hours and sizes: on the embedded stack (what `make run` starts) and on the
 production-shaped one (`DEVSTACK_MODE=production`: PostgreSQL, the Celery executor with its own Redis, two workers
-of 2 slots, the same 4 slots in all), whose waiting, freshness and 24-hour backfill share
+of 2 slots, the same 4 slots in all), whose waiting, freshness and first backfill share
 BENCH_PRODUCTION_BUDGET_SECONDS ({budget} s): compare rates, not counts inside a box.
 
 {_table(["figure", "embedded", "production-shaped"], rows)}
@@ -509,8 +509,9 @@ something crashed. `python -m bench.parse_time` runs the parse part alone.
         parts.append(_freshness_section(results["freshness"]))
         if "freshness.png" in charts:
             parts.append("![freshness](freshness.png)\n")
-    for name, title in (("backfill", "Backfill, 24 hours"), ("long_backfill", "Backfill, the long range")):
+    for name in ("backfill", "long_backfill"):
         if name in results:
+            title = f"Backfill of {results[name]['hours']} hours"
             parts.append(_backfill_section(title, results[name], results.get(f"{name}_oracle")))
             if f"{name}.png" in charts:
                 parts.append(f"![{name}]({name}.png)\n")
