@@ -1,19 +1,23 @@
-"""Figures taken on the live stack (scheduler, triggerer, LocalExecutor), through Airflow's REST API.
+"""Figures taken on the live stack (scheduler, triggerer, executor), through Airflow's REST API.
 
 - waiting cost: `airflow backfill create` over hours nobody has committed yet, so every run's
   `wait_for_commit` defers; then the task instances holding a worker slot (running or queued, all
   DAGs) and the triggerer's memory (RSS of its whole process group, from /proc) before and after;
 - freshness: some of those waiting hours get their `_SUCCESS`, one after the other (the next once the
-  previous hour is loaded and checked); from each `_SUCCESS` write to the end of the run's last dbt
-  task, split by the task instances' end times into sensor detection, listing, COPY, checks and dbt;
-- backfill throughput: `airflow backfill create` over committed hours, hours per minute, for the load
-  (to `check_hour`) and, time-boxed, for whole runs with dbt.
+  previous hour's run is done); from each `_SUCCESS` write to the end of the run's last dbt task, split by
+  the task instances' end times into sensor detection, `load_partition`, `check_hour`, `dbt_models.build`
+  and the per-model tasks;
+- backfill throughput: `airflow backfill create` over committed hours, hours per minute loaded (to
+  `check_hour`) and modeled (whole runs, to their last model task), the dbt builds it ran (rows of
+  EVENT_LOG_MODEL_BUILDS) and the delay to the first hour loaded; then every model against the oracle
+  computed from the landed files (devstack/model_oracle.py).
 
 Every wait is bounded; what did not finish inside its box is reported as such, never waited for.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -25,17 +29,30 @@ from devstack.stack import EMBEDDED
 
 DAG_ID = "event_log_ingest"
 SENSOR = "load_hour.wait_for_commit"
-LISTING = "load_hour.list_part_files"
-COPY = "load_hour.copy_partition"
-REFRESH = "load_hour.refresh_external_table"
+LOAD = "load_hour.load_partition"
 CHECK = "load_hour.check_hour"
 DBT_GROUP = "dbt_models"
-# Cosmos watcher mode: this task runs the hour's one `dbt build`; the group's other tasks report its nodes.
-DBT_BUILD = f"{DBT_GROUP}.dbt_producer_watcher"
+# Builds every pending changed hour (whichever run changed it) and records it in EVENT_LOG_MODEL_BUILDS; the
+# group's per-model tasks report the build's nodes.
+DBT_BUILD = f"{DBT_GROUP}.build"
+MODEL_BUILDS = "EVENT_LOG.RAW.EVENT_LOG_MODEL_BUILDS"
 FINISHED = {"success", "failed", "upstream_failed", "skipped", "removed"}
-FRESHNESS_TARGET_SECONDS = 60
-BACKFILL_TARGET_PER_MINUTE = 12
+# The stages of an hour, consecutive from the `_SUCCESS` write, each ending when its task ends.
+STAGES = ("sensor_detection", "load_partition", "check_hour", "build", "models")
+FRESHNESS_TARGET_SECONDS = 40
+BACKFILL_TARGET_PER_MINUTE = 30
 WAITING_TARGET_SLOTS = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Hours:
+    """The live phases' hours, apart from each other: each backfill's, the waiting ones, and the first of those
+    that the freshness phase commits."""
+
+    backfill: list[datetime]
+    long: list[datetime]
+    waiting: list[datetime]
+    freshness: list[datetime]
 
 
 def utcnow() -> datetime:
@@ -168,46 +185,42 @@ def _seconds(later: datetime | None, earlier: datetime | None) -> float | None:
 
 def hour_timeline(tis: list[Any], committed_at: datetime) -> dict[str, Any]:
     """The stages of one hour's run, as consecutive intervals from the `_SUCCESS` write."""
-    by_task = {ti.task_id: ti for ti in tis if not ti.task_id.startswith(DBT_GROUP + ".")}
-    dbt = [ti for ti in tis if ti.task_id.startswith(DBT_GROUP + ".")]
+    by_task = {ti.task_id: ti for ti in tis}
+    models = [ti for ti in tis if ti.task_id.startswith(DBT_GROUP + ".") and ti.task_id != DBT_BUILD]
 
     def end(task_id: str) -> datetime | None:
         ti = by_task.get(task_id)
         return ti.end_date if ti is not None and _state(ti) == "success" else None
 
-    dbt_done = bool(dbt) and all(_state(ti) == "success" for ti in dbt)
-    dbt_end = max(ti.end_date for ti in dbt) if dbt_done else None
+    models_done = bool(models) and all(_state(ti) == "success" for ti in models)
+    models_end = max(ti.end_date for ti in models) if models_done else None
     stages = {
         "sensor_detection": _seconds(end(SENSOR), committed_at),
-        "listing": _seconds(end(LISTING), end(SENSOR)),
-        "copy": _seconds(end(COPY), end(LISTING)),
-        "checks": _seconds(end(CHECK), end(COPY)),
-        "dbt": _seconds(dbt_end, end(CHECK)),
+        "load_partition": _seconds(end(LOAD), end(SENSOR)),
+        "check_hour": _seconds(end(CHECK), end(LOAD)),
+        "build": _seconds(end(DBT_BUILD), end(CHECK)),
+        "models": _seconds(models_end, end(DBT_BUILD)),
     }
     running = {
-        "listing": by_task.get(LISTING).duration if LISTING in by_task else None,
-        "copy": by_task.get(COPY).duration if COPY in by_task else None,
-        "checks": sum((by_task[t].duration or 0) for t in (REFRESH, CHECK) if t in by_task),
+        task_id: by_task[task_id].duration if task_id in by_task else None for task_id in (LOAD, CHECK, DBT_BUILD)
     }
-    dbt_durations = [ti.duration for ti in dbt if ti.duration is not None and _state(ti) == "success"]
-    build = next((ti for ti in dbt if ti.task_id == DBT_BUILD and _state(ti) == "success"), None)
+    model_durations = [ti.duration for ti in models if ti.duration is not None and _state(ti) == "success"]
+    build = by_task.get(DBT_BUILD)
     return {
         "committed_at": committed_at.isoformat(),
         "stages_seconds": stages,
         "task_running_seconds": {k: round(v, 2) if v is not None else None for k, v in running.items()},
         "loaded_seconds": _seconds(end(CHECK), committed_at),
-        "end_to_end_seconds": _seconds(dbt_end, committed_at),
-        # The dbt stage split: check_hour done -> `dbt build` started (scheduling), the build itself, and
-        # build done -> last model/test task done (the per-node tasks reporting its results).
-        "dbt_split_seconds": {
+        "end_to_end_seconds": _seconds(models_end, committed_at),
+        # The build stage split: check_hour done -> the build task starts (scheduling, the dbt pool's slot), and
+        # the build task's own run (its bookkeeping, dbt's parse, every model and test).
+        "build_split_seconds": {
             "until_build_starts": _seconds(build.start_date, end(CHECK)) if build else None,
-            "build": round(build.duration, 2) if build and build.duration is not None else None,
-            "after_build": _seconds(dbt_end, build.end_date) if build else None,
+            "build_running": round(build.duration, 2) if build and build.duration is not None else None,
         },
-        "dbt_tasks": len(dbt),
-        "dbt_tasks_done": sum(1 for ti in dbt if _state(ti) == "success"),
-        "dbt_task_median_seconds": round(statistics.median(dbt_durations), 2) if dbt_durations else None,
-        "dbt_task_seconds_total": round(sum(dbt_durations), 1),
+        "model_tasks": len(models),
+        "model_tasks_done": sum(1 for ti in models if _state(ti) == "success"),
+        "model_task_median_seconds": round(statistics.median(model_durations), 2) if model_durations else None,
     }
 
 
@@ -271,10 +284,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
         if t["end_to_end_seconds"] is None
     ]
     loaded = [t["loaded_seconds"] for t in per_hour.values() if t["loaded_seconds"] is not None]
-    stage_medians = {}
-    for stage in ("sensor_detection", "listing", "copy", "checks", "dbt"):
-        values = [t["stages_seconds"][stage] for t in per_hour.values() if t["stages_seconds"][stage] is not None]
-        stage_medians[stage] = round(statistics.median(values), 2) if values else None
+    stage_medians = {stage: _median([t["stages_seconds"][stage] for t in per_hour.values()]) for stage in STAGES}
     return {
         "hours": len(hours),
         "hours_committed": len(committed),
@@ -289,33 +299,38 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
         "median_loaded_seconds": round(statistics.median(loaded), 1) if loaded else None,
         "max_loaded_seconds": round(max(loaded), 1) if loaded else None,
         "stage_median_seconds": stage_medians,
-        "dbt_split_median_seconds": {
-            part: _median([t["dbt_split_seconds"][part] for t in per_hour.values()])
-            for part in ("until_build_starts", "build", "after_build")
+        "build_split_median_seconds": {
+            part: _median([t["build_split_seconds"][part] for t in per_hour.values()])
+            for part in ("until_build_starts", "build_running")
         },
         "per_hour": per_hour,
         "target_median_seconds": FRESHNESS_TARGET_SECONDS,
     }
 
 
-def measure_backfill(stack: IsolatedStack, api, hours: list[datetime], box: float, log) -> dict[str, Any]:
+def model_builds_since(stack: IsolatedStack, moment: datetime) -> list[tuple]:
+    """(BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT) of the builds started since `moment`."""
+    return stack.query(
+        f"SELECT BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT FROM {MODEL_BUILDS} "
+        "WHERE STARTED_AT >= %(t)s ORDER BY STARTED_AT",
+        {"t": moment.astimezone(UTC).replace(tzinfo=None)},
+    )
+
+
+def measure_backfill(stack: IsolatedStack, api, hours: list[datetime], box: float, max_active_runs: int, log):
     """`airflow backfill create` over committed hours; follow it for at most `box` seconds."""
     created_at = utcnow()
     started = time.monotonic()
     deadline = started + box
-    attempts = backfill_create(stack, hours, max_active_runs=len(hours))
+    attempts = backfill_create(stack, hours, max_active_runs=max_active_runs)
     log(
-        f"  backfill create over {len(hours)} committed hours: {time.monotonic() - started:.1f}s, {attempts} attempt(s)"
+        f"  backfill create over {len(hours)} committed hours (--max-active-runs {max_active_runs}): "
+        f"{time.monotonic() - started:.1f}s, {attempts} attempt(s)"
     )
-    loaded_at = None
     last_report = started
     while time.monotonic() < deadline:
         loaded = count_task_instances(api, hours=hours, task_id=CHECK, state=["success"])
-        runs = runs_by_hour(api, hours)
-        done = sum(1 for r in runs.values() if _state(r) in FINISHED)
-        if loaded == len(hours) and loaded_at is None:
-            loaded_at = time.monotonic() - started
-            log(f"  all {loaded} hours loaded after {loaded_at:.0f}s; following dbt until the box closes")
+        done = sum(1 for r in runs_by_hour(api, hours).values() if _state(r) in FINISHED)
         if done == len(hours):
             break
         if time.monotonic() - last_report > 30:
@@ -323,66 +338,79 @@ def measure_backfill(stack: IsolatedStack, api, hours: list[datetime], box: floa
             last_report = time.monotonic()
         time.sleep(3)
     observed = time.monotonic() - started
-    closed_at = utcnow()
-    check_ends, dbt_ends, dbt_per_run, run_ends, build_ends = [], [], [], [], []
-    for run in runs_by_hour(api, hours).values():
+    load_ends, check_ends, modeled_ends, build_ends = [], [], [], []
+    runs = runs_by_hour(api, hours)
+    for run in runs.values():
         tis = task_instances_of(api, run.dag_run_id)
-        check = [ti for ti in tis if ti.task_id == CHECK and _state(ti) == "success"]
-        check_ends += [ti.end_date for ti in check]
+        load_ends += [ti.end_date for ti in tis if ti.task_id == LOAD and _state(ti) == "success"]
+        check_ends += [ti.end_date for ti in tis if ti.task_id == CHECK and _state(ti) == "success"]
+        build_ends += [ti.end_date for ti in tis if ti.task_id == DBT_BUILD and _state(ti) == "success"]
         dbt = [ti for ti in tis if ti.task_id.startswith(DBT_GROUP + ".")]
-        dbt_per_run.append(len(dbt))
-        dbt_ends += [ti.end_date for ti in dbt if _state(ti) == "success"]
-        build_ends += [ti.end_date for ti in dbt if ti.task_id == DBT_BUILD and _state(ti) == "success"]
-        if _state(run) == "success":
-            run_ends.append(run.end_date)
-    minutes_to_load_all = (max(check_ends) - created_at).total_seconds() / 60 if check_ends else None
-    load_rate = (
-        len(check_ends) / minutes_to_load_all
-        if check_ends and len(check_ends) == len(hours)
-        else len(check_ends) / (observed / 60)
-    )
-    dbt_tasks_per_hour = max(dbt_per_run) if dbt_per_run else 0
-    first_dbt = min(dbt_ends) if dbt_ends else None
-    dbt_window_minutes = (closed_at - first_dbt).total_seconds() / 60 if first_dbt else None
-    dbt_task_rate = len(dbt_ends) / dbt_window_minutes if dbt_window_minutes else None
-    whole_runs_rate = len(run_ends) / (observed / 60)
-    # Builds run one at a time: their steady pace (between the first and the last finished) is the pace at
-    # which whole hours can finish once the loads are ahead.
-    build_ends.sort()
-    build_pace = (
-        (len(build_ends) - 1) / ((build_ends[-1] - build_ends[0]).total_seconds() / 60)
-        if len(build_ends) >= 3 and build_ends[-1] > build_ends[0]
-        else None
-    )
+        if dbt and all(_state(ti) == "success" for ti in dbt):
+            modeled_ends.append(max(ti.end_date for ti in dbt))
+    all_builds = model_builds_since(stack, created_at)
+    builds = [b for b in all_builds if b[3] == "success"]
+
+    def offsets(moments: list[datetime]) -> list[float]:
+        return sorted(round((t - created_at).total_seconds(), 1) for t in moments)
+
+    def per_minute(ends: list[datetime]) -> float | None:
+        # All hours done: hours over the time to the last one; otherwise those done over the time observed.
+        if not ends:
+            return None
+        minutes = (max(ends) - created_at).total_seconds() / 60 if len(ends) == len(hours) else observed / 60
+        return round(len(ends) / minutes, 2)
+
     result = {
         "hours": len(hours),
+        "max_active_runs": max_active_runs,
         "box_seconds": round(box),
         "observed_seconds": round(observed, 1),
         "backfill_create_attempts": attempts,
         "hours_loaded": len(check_ends),
-        "minutes_to_load_all": round(minutes_to_load_all, 2) if check_ends and len(check_ends) == len(hours) else None,
-        "load_hours_per_minute": round(load_rate, 2),
-        "runs_finished_in_box": len(run_ends),
-        "whole_runs_per_minute_in_box": round(whole_runs_rate, 2),
-        "dbt_tasks_per_hour": dbt_tasks_per_hour,
-        "dbt_tasks_done": len(dbt_ends),
-        "dbt_tasks_per_minute": round(dbt_task_rate, 2) if dbt_task_rate else None,
-        "dbt_builds_done": len(build_ends),
-        "dbt_builds_per_minute": round(build_pace, 2) if build_pace else None,
-        # With the loads ahead, whole hours finish at the pace of the hourly `dbt build`s.
-        "estimated_hours_per_minute_with_dbt": round(build_pace, 2) if build_pace else None,
+        "hours_modeled": len(modeled_ends),
+        "runs_unfinished": sum(1 for r in runs.values() if _state(r) not in FINISHED),
+        "runs_failed": sum(1 for r in runs.values() if _state(r) == "failed"),
+        "first_load_done_seconds": offsets(load_ends)[0] if load_ends else None,
+        "first_hour_loaded_seconds": offsets(check_ends)[0] if check_ends else None,
+        "minutes_to_load_all": round(offsets(check_ends)[-1] / 60, 2) if len(check_ends) == len(hours) else None,
+        "minutes_to_model_all": round(offsets(modeled_ends)[-1] / 60, 2) if len(modeled_ends) == len(hours) else None,
+        "load_hours_per_minute": per_minute(check_ends),
+        "modeled_hours_per_minute": per_minute(modeled_ends),
+        "dbt_builds": len(builds),
+        "dbt_build_hours": sum(int(b[4] or 0) for b in builds),
+        "dbt_builds_failed": sum(1 for b in all_builds if b[3] == "failed"),
+        "dbt_build_tasks_done": len(build_ends),
         "target_hours_per_minute": BACKFILL_TARGET_PER_MINUTE,
-        "loaded_offsets_seconds": sorted(round((t - created_at).total_seconds(), 1) for t in check_ends),
-        "run_done_offsets_seconds": sorted(round((t - created_at).total_seconds(), 1) for t in run_ends),
-        "dbt_task_done_offsets_seconds": sorted(round((t - created_at).total_seconds(), 1) for t in dbt_ends),
-        "dbt_build_done_offsets_seconds": [round((t - created_at).total_seconds(), 1) for t in build_ends],
+        "loaded_offsets_seconds": offsets(check_ends),
+        "modeled_offsets_seconds": offsets(modeled_ends),
+        "dbt_build_offsets_seconds": [
+            [_seconds(b[5].replace(tzinfo=UTC), created_at), _seconds(b[6].replace(tzinfo=UTC), created_at), b[4]]
+            for b in builds
+            if b[5] is not None and b[6] is not None
+        ],
     }
     log(
-        f"  loaded {len(check_ends)}/{len(hours)} hours: {result['load_hours_per_minute']} hours/min; "
-        f"{len(run_ends)} whole runs in {observed:.0f}s; dbt {len(dbt_ends)} tasks "
-        f"({result['dbt_tasks_per_minute']} per min, {dbt_tasks_per_hour} per hour)"
+        f"  first hour loaded after {result['first_hour_loaded_seconds']}s; loaded {len(check_ends)}/{len(hours)}: "
+        f"{result['load_hours_per_minute']} hours/min; modeled {len(modeled_ends)}: "
+        f"{result['modeled_hours_per_minute']} hours/min; {len(builds)} dbt builds, {result['dbt_build_hours']} hours"
     )
     return result
+
+
+def compare_models(stack: IsolatedStack, log) -> dict[str, Any]:
+    """Every model against the oracle computed from the landed files of every hour the raw table holds."""
+    from devstack.model_oracle import models_against_landed_files
+
+    with stack.snowflake() as connection:
+        outcome = models_against_landed_files(connection, stack.s3(), BUCKET, PREFIX)
+    models = {
+        model: {"rows": rows, "expected": expected, "differing": len(diff.splitlines()), "sample": diff[:2000]}
+        for model, (rows, expected, diff) in outcome.items()
+    }
+    differing = {m: v["differing"] for m, v in models.items() if v["differing"]}
+    log(f"  models against the landed files: {'equal' if not differing else f'DIFFERENT {differing}'}")
+    return {"equal": not differing, "models": models}
 
 
 def _median(values: list[float | None]) -> float | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_SECONDS = 0.5
+# As every Airflow component has it: DAG files may import the plugins' modules (the triggers they defer to).
+ENV = {**os.environ, "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins")}
 
 # argv: runs, then the DAG files. Prints one JSON line per measurement: {"path", "parse", "task_group"}.
 PROBE = r"""
@@ -98,7 +101,7 @@ def _last_json_line(result: subprocess.CompletedProcess) -> dict:
 def measure_all(runs: int = 10, cold_runs: int = 3) -> dict[str, dict[str, float]]:
     paths = dag_files()
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(runs), *map(str, paths)], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-c", PROBE, str(runs), *map(str, paths)], capture_output=True, text=True, cwd=REPO, env=ENV
     )
     if result.returncode != 0:
         raise RuntimeError(f"parse probe failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -115,7 +118,9 @@ def measure_all(runs: int = 10, cold_runs: int = 3) -> dict[str, dict[str, float
         group = [s["task_group"] for s in samples[str(path)]]
         cold = [
             _last_json_line(
-                subprocess.run([sys.executable, "-c", PROBE_COLD, str(path)], capture_output=True, text=True, cwd=REPO)
+                subprocess.run(
+                    [sys.executable, "-c", PROBE_COLD, str(path)], capture_output=True, text=True, cwd=REPO, env=ENV
+                )
             )["cold"]
             for _ in range(cold_runs)
         ]

@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import live
+
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "apache-airflow", "astronomer-cosmos", "dbt-core", "dbt-snowflake", "apache-airflow-providers-amazon",
@@ -17,6 +19,7 @@ PACKAGES = (
 )  # fmt: skip
 MATPLOTLIB_PIN = "matplotlib==3.11.2"
 MIB = 2**20
+STAGES = live.STAGES
 
 
 def machine_and_versions() -> dict[str, Any]:
@@ -55,6 +58,23 @@ def _verdict(ok: bool | None) -> str:
 
 def _fmt(value: float | None, unit: str = "", digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _backfill_row(label: str, b: dict[str, Any], oracle: dict[str, Any] | None) -> tuple[str, str, str, str]:
+    differing = {m: v["differing"] for m, v in (oracle or {}).get("models", {}).items() if v["differing"]}
+    models = "not compared" if oracle is None else ("equal" if oracle["equal"] else f"rows differ: {differing}")
+    modeled = b["modeled_hours_per_minute"]
+    return (
+        f"{label}: {b['hours']} committed hours, `airflow backfill create`",
+        f"modeled {_fmt(modeled, ' hours/min', 2)} ({b['hours_modeled']}/{b['hours']} in"
+        f" {b['observed_seconds']:.0f} s),"
+        f" loaded {_fmt(b['load_hours_per_minute'], ' hours/min', 2)}, first hour loaded after"
+        f" {_fmt(b['first_hour_loaded_seconds'], ' s', 0)}; {b['dbt_builds']} dbt builds over {b['dbt_build_hours']}"
+        f" hours; models vs oracle: {models}",
+        f">= {b['target_hours_per_minute']} hours/min modeled; builds < hours; models = oracle",
+        f"pace {_verdict(None if modeled is None else modeled >= b['target_hours_per_minute'])}, builds "
+        f"{_verdict(0 < b['dbt_builds'] < b['hours'])}, models {_verdict(None if oracle is None else oracle['equal'])}",
+    )
 
 
 def figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -112,18 +132,9 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"median < {fresh['target_median_seconds']} s",
             _verdict(ok),
         ))  # fmt: skip
-    backfill = results.get("backfill")
-    if backfill:
-        estimate = backfill["estimated_hours_per_minute_with_dbt"]
-        rows.append((
-            f"Backfill throughput: {backfill['hours']} committed hours, `airflow backfill create`",
-            f"loads {backfill['load_hours_per_minute']:.1f} hours/min; whole runs with dbt "
-            f"~{_fmt(estimate, '', 2)} hours/min ({backfill['runs_finished_in_box']} of {backfill['hours']} "
-            f"finished in the {backfill['box_seconds']} s box)",
-            f">= {backfill['target_hours_per_minute']} hours/min",
-            f"loads {_verdict(backfill['load_hours_per_minute'] >= backfill['target_hours_per_minute'])}, "
-            f"with dbt {_verdict(None if estimate is None else estimate >= backfill['target_hours_per_minute'])}",
-        ))  # fmt: skip
+    for name, label in (("backfill", "Backfill"), ("long_backfill", "Long backfill")):
+        if results.get(name):
+            rows.append(_backfill_row(label, results[name], results.get(f"{name}_oracle")))
     waiting = results.get("waiting")
     if waiting:
         rows.append((
@@ -140,7 +151,8 @@ def figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def production_figures(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """The freshness and backfill rows again, measured on the production-shaped stack."""
     production = results.get("production") or {}
-    rows = figures({key: production[key] for key in ("freshness", "backfill") if key in production})
+    keys = ("freshness", "backfill", "backfill_oracle", "long_backfill", "long_backfill_oracle")
+    rows = figures({key: production[key] for key in keys if key in production})
     return [(f"{figure} -- production-shaped stack", *rest) for figure, *rest in rows]
 
 
@@ -165,11 +177,10 @@ def write_charts(results: dict[str, Any], output: Path) -> list[str]:
     written = []
     fresh = results.get("freshness")
     if fresh:
-        stages = ("sensor_detection", "listing", "copy", "checks", "dbt")
         hours = list(fresh["per_hour"])
         fig, ax = plt.subplots(figsize=(9, 3.2))
         left = [0.0] * len(hours)
-        for stage in stages:
+        for stage in STAGES:
             widths = [fresh["per_hour"][h]["stages_seconds"][stage] or 0 for h in hours]
             ax.barh([h[5:16] for h in hours], widths, left=left, label=stage)
             left = [a + b for a, b in zip(left, widths, strict=True)]
@@ -181,26 +192,28 @@ def write_charts(results: dict[str, Any], output: Path) -> list[str]:
         fig.savefig(output / "freshness.png", dpi=110)
         plt.close(fig)
         written.append("freshness.png")
-    backfill = results.get("backfill")
-    if backfill and backfill["loaded_offsets_seconds"]:
+    for name in ("backfill", "long_backfill"):
+        backfill = results.get(name)
+        if not backfill or not backfill["loaded_offsets_seconds"]:
+            continue
         fig, ax = plt.subplots(figsize=(8, 3.2))
         for label, offsets in (
             ("hours loaded (check_hour done)", backfill["loaded_offsets_seconds"]),
-            ("whole runs done (with dbt)", backfill["run_done_offsets_seconds"]),
+            ("hours modeled (last model task done)", backfill["modeled_offsets_seconds"]),
         ):
             ax.step([0, *offsets], range(len(offsets) + 1), where="post", label=label)
-        minutes = backfill["observed_seconds"] / 60
-        ax.plot([0, backfill["observed_seconds"]], [0, backfill["target_hours_per_minute"] * minutes], "k--",
-                linewidth=1, label="target pace")  # fmt: skip
+        seconds = backfill["observed_seconds"]
+        ax.plot([0, seconds], [0, backfill["target_hours_per_minute"] * seconds / 60], "k--", linewidth=1,
+                label="target pace")  # fmt: skip
         ax.set_ylim(0, backfill["hours"] + 1)
         ax.set_xlabel("seconds after `airflow backfill create`")
         ax.set_ylabel("hours")
-        ax.set_title(f"Backfill of {backfill['hours']} committed hours")
+        ax.set_title(f"Backfill of {backfill['hours']} committed hours ({backfill['dbt_builds']} dbt builds)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(output / "backfill.png", dpi=110)
+        fig.savefig(output / f"{name}.png", dpi=110)
         plt.close(fig)
-        written.append("backfill.png")
+        written.append(f"{name}.png")
     load = results.get("load_efficiency")
     if load:
         fig, ax = plt.subplots(figsize=(8, 2.4))
@@ -297,8 +310,8 @@ def _memory_section(memory: dict[str, Any]) -> str:
     ]
     return f"""## Worker memory
 
-The body of the `copy_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
-process against the running local S3 and Snowflake, with the listing `list_part_files` would pass; peak RSS is
+The COPY step of the `load_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
+process against the running local S3 and Snowflake, with the hour's listing as the task makes it; peak RSS is
 the child's own `VmHWM` (/proc/self/status, read as its last act; not `ru_maxrss`, which on Linux carries the
 parent's high-water mark across fork and exec, and the parent has just read the large hour). The same child
 doing only the imports and building the hooks peaks at {memory["imports_only_peak_rss_bytes"] / MIB:.0f} MiB:
@@ -328,114 +341,82 @@ Target: 0 worker slots ({_verdict(waiting["worker_slots_in_use"] == waiting["tar
 
 
 def _freshness_section(fresh: dict[str, Any]) -> str:
-    stages = ("sensor_detection", "listing", "copy", "checks", "dbt")
-    rows = []
-    for hour, t in fresh["per_hour"].items():
-        s = t["stages_seconds"]
-        rows.append(
-            [hour[:16].replace("T", " ")]
-            + [_fmt(s[k], " s") for k in stages]
-            + [_fmt(t["loaded_seconds"], " s"), _fmt(t["end_to_end_seconds"], " s")]
-            + [f"{t['dbt_tasks_done']}/{t['dbt_tasks']}"]
-        )
+    rows = [
+        [hour[:16].replace("T", " ")]
+        + [_fmt(t["stages_seconds"][k], " s") for k in STAGES]
+        + [_fmt(t["loaded_seconds"], " s"), _fmt(t["end_to_end_seconds"], " s")]
+        + [f"{t['model_tasks_done']}/{t['model_tasks']}"]
+        for hour, t in fresh["per_hour"].items()
+    ]
     medians = fresh["stage_median_seconds"]
     totals = [_fmt(fresh["median_loaded_seconds"], " s"), _fmt(fresh["median_end_to_end_seconds"], " s"), ""]
-    rows.append(["**median**"] + [_fmt(medians[k], " s") for k in stages] + totals)
-    first = next(iter(fresh["per_hour"].values()))
-    split = fresh.get("dbt_split_median_seconds") or {}
-    text = f"""## Freshness latency
+    rows.append(["**median**"] + [_fmt(medians.get(k), " s") for k in STAGES] + totals)
+    split = fresh.get("build_split_median_seconds") or {}
+    unfinished = fresh["unfinished_at_least_seconds"]
+    bound = (
+        f" The other hours had not finished after {min(unfinished):.0f} s or more: the median over all"
+        f" {fresh['hours']} hours is at least {fresh['median_end_to_end_at_least_seconds']:.0f} s."
+        if unfinished
+        else ""
+    )
+    return f"""## Freshness latency
 
 {fresh.get("hours_committed", fresh["hours"])} of the waiting hours get their `_SUCCESS`, one after the other, each
-once the previous hour's run has finished: one hour in the pipeline at a time, as hourly arrivals in production
-give (an hour is committed an hour after the previous one). For each hour, from the `_SUCCESS` write to the end of
-the run's last dbt task (models and their tests), split by the task instances' end times (REST API) into
-consecutive stages: **sensor detection** (`_SUCCESS` -> `wait_for_commit` done: the trigger's poll, 5 s on the
-local stack, and the sensor's resumption in a worker slot), **listing** (-> `list_part_files` done), **COPY** (->
-`copy_partition` done), **checks** (-> `refresh_external_table` and `check_hour` done), **dbt** (-> last dbt task
-done). Each stage includes the scheduling gap before its task. The phase is time-boxed at {fresh["box_seconds"]} s;
-an hour whose dbt had not finished shows n/a. Target: median under {fresh["target_median_seconds"]} s.
+once the previous hour's run has finished (one hour in the pipeline at a time, as hourly arrivals give). From the
+`_SUCCESS` write to the run's last model task, split by the task instances' end times into consecutive stages, each
+with the scheduling gap before its task: **sensor detection** (-> `wait_for_commit` done: the trigger's poll, 5 s
+here, 60 s by default in production), **load_partition** (list, COPY, record the hour change, refresh the external
+table), **check_hour**, **build** (-> `dbt_models.build` done: the pool's slot, one `dbt build` of the pending
+hours), **models** (-> the last per-model task done). Box {fresh["box_seconds"]} s; an hour not modeled in it shows
+n/a. Target: median under {fresh["target_median_seconds"]} s.
 
-{_table(["hour", "detection", "listing", "COPY", "checks", "dbt", "loaded", "end to end", "dbt tasks done"], rows)}
+{_table(["hour", *STAGES, "loaded", "end to end", "model tasks"], rows)}
 
-**Median end to end: {_fmt(fresh["median_end_to_end_seconds"], " s")}**,
-max {_fmt(fresh["max_end_to_end_seconds"], " s")}, over the {fresh["hours_modeled_in_box"]} hour(s) modeled in the
-box"""
-    if fresh["unfinished_at_least_seconds"]:
-        least = min(fresh["unfinished_at_least_seconds"])
-        text += (
-            f"; the other hours had not finished after {least:.0f} s or more, so the median over all"
-            f" {fresh['hours']} hours is at least {fresh['median_end_to_end_at_least_seconds']:.0f} s"
-        )
-    text += f""". Loaded and checked (before dbt): median {_fmt(fresh["median_loaded_seconds"], " s")}, max
-{_fmt(fresh["max_loaded_seconds"], " s")}.
-
-The dbt stage, split (medians): `check_hour` done -> the hour's `dbt build` starts
-{_fmt(split.get("until_build_starts"), " s")}; the `dbt build` itself (the Cosmos watcher producer: dbt's import, the
-project's parse, then every model and test of the project with 4 threads) {_fmt(split.get("build"), " s")}; build
-done -> the last of the {first["dbt_tasks"] - 2} model and test tasks done {_fmt(split.get("after_build"), " s")}
-(these tasks are deferrable sensors reading the build's per-node results; those that deferred resume in a worker
-slot, and a model's task starts only after its parents' tasks).
+**Median end to end {_fmt(fresh["median_end_to_end_seconds"], " s")}**, max
+{_fmt(fresh["max_end_to_end_seconds"], " s")} over the {fresh["hours_modeled_in_box"]} hour(s) modeled in the
+box.{bound} Loaded and checked: median {_fmt(fresh["median_loaded_seconds"], " s")}. The build stage (medians):
+`check_hour` done -> build task started {_fmt(split.get("until_build_starts"), " s")}, the build task running
+{_fmt(split.get("build_running"), " s")}.
 """
-    median = fresh["median_end_to_end_seconds"]
-    if median is None or median >= fresh["target_median_seconds"] or fresh["unfinished_at_least_seconds"]:
-        text += """
-What would close the gap: the dbt stage is one `dbt build` plus the reporting tasks; a faster build needs fewer
-parse seconds (dbt re-parses the project because the vars change every run; passing the interval as environment
-variables would let dbt's partial parsing keep the manifest), and fewer reporting tasks (`TestBehavior.BUILD`
-folds each model's tests into the model's task).
-"""
-    text += """
-In production also mind the sensor's poll: `EVENT_LOG_POKE_INTERVAL_SECONDS` defaults to 60 s (5 s here), which adds
-~30 s on average to detection; a deferred trigger costs no worker slot and little triggerer memory (see waiting
-cost), so 10-15 s is affordable.
-"""
-    return text
 
 
-def _backfill_section(backfill: dict[str, Any]) -> str:
-    text = f"""## Backfill throughput
+def _backfill_section(title: str, backfill: dict[str, Any], oracle: dict[str, Any] | None) -> str:
+    b = backfill
+    oracle_rows = [
+        [f"`{model}`", f"{v['rows']:,}", f"{v['expected']:,}", str(v["differing"])]
+        for model, v in (oracle or {}).get("models", {}).items()
+    ]
+    oracle_text = (
+        f"Models against the oracle (every hour the raw table holds, computed from its files in S3):"
+        f" **{_verdict(oracle['equal'])}**.\n\n" + _table(["model", "rows", "expected", "differing rows"], oracle_rows)
+        if oracle
+        else "Models against the oracle: not compared (crashed or skipped)."
+    )
+    return f"""## {title}
 
-{backfill["hours"]} committed hours (10,000 events each), `airflow backfill create --max-active-runs
-{backfill["hours"]} --reprocess-behavior completed` through the CLI against the live stack (the CLI's own start
-included; {backfill.get("backfill_create_attempts", 1)} attempt(s), a retry when SQLite was locked),
-followed through the REST API for at most {backfill["box_seconds"]} s. Every run loads its hour
-(`hours_to_load` .. `check_hour`) and then runs its {backfill["dbt_tasks_per_hour"]} dbt tasks; the load tasks
-have the higher priority weight, so the loads of all hours go first, breadth first (every run's first task, then
-every run's second task, ...), which is why the first hour is loaded late and the last soon after it.
+`airflow backfill create` over {b["hours"]} committed hours (`--max-active-runs {b["max_active_runs"]}
+--reprocess-behavior completed`, {b["backfill_create_attempts"]} attempt(s)), followed for at most
+{b["box_seconds"]} s ({b["observed_seconds"]:.0f} s observed). An hour is loaded when its `check_hour` is done and
+modeled when its run's last model task is done; `dbt_models.build` models every pending changed hour at once, so
+a backfill needs a few builds (rows of `EVENT_LOG_MODEL_BUILDS` with STATUS success started since the backfill
+began).
 
-- **Loads** (to `check_hour` done): {backfill["hours_loaded"]} of {backfill["hours"]} hours"""
-    if backfill["minutes_to_load_all"]:
-        text += f" in {backfill['minutes_to_load_all']:.1f} min"
-    target = backfill["target_hours_per_minute"]
-    estimate = backfill["estimated_hours_per_minute_with_dbt"]
-    text += f""": **{backfill["load_hours_per_minute"]:.1f} hours per minute** (target >= {target}:
-  {_verdict(backfill["load_hours_per_minute"] >= target)}).
-- **Whole runs** (with dbt): {backfill["runs_finished_in_box"]} finished within the box
-  ({backfill["whole_runs_per_minute_in_box"]:.2f} per minute observed). The hourly `dbt build`s run one at a time;
-  {backfill.get("dbt_builds_done", 0)} finished, at a steady pace of
-  {_fmt(backfill.get("dbt_builds_per_minute"), "", 2)} per minute (first to last finished), so with the loads
-  ahead whole hours finish at
-  **~{_fmt(estimate, "", 2)} hours per minute** (an estimate from that pace; the {backfill["hours"]} hours would
-  need ~{_fmt(backfill["hours"] / estimate if estimate else None, " min", 0)}), target >= {target}:
-  {_verdict(None if estimate is None else estimate >= target)}.
+| figure | value |
+|---|---|
+| first `load_partition` done / first hour loaded after `backfill create` \
+| {_fmt(b["first_load_done_seconds"], " s")} / {_fmt(b["first_hour_loaded_seconds"], " s")} |
+| hours loaded; minutes to load all; hours per minute \
+| {b["hours_loaded"]}/{b["hours"]}; {_fmt(b["minutes_to_load_all"], " min", 2)}; \
+{_fmt(b["load_hours_per_minute"], "", 2)} |
+| hours modeled; minutes to model all; **hours per minute** \
+| {b["hours_modeled"]}/{b["hours"]}; {_fmt(b["minutes_to_model_all"], " min", 2)}; \
+**{_fmt(b["modeled_hours_per_minute"], "", 2)}** (target >= {b["target_hours_per_minute"]}) |
+| dbt builds (success) and the hours they modeled; failed builds | {b["dbt_builds"]}, {b["dbt_build_hours"]} hours; \
+{b["dbt_builds_failed"]} |
+| runs failed / unfinished when the box closed | {b["runs_failed"]} / {b["runs_unfinished"]} |
+
+{oracle_text}
 """
-    if (backfill["estimated_hours_per_minute_with_dbt"] or 0) < backfill["target_hours_per_minute"]:
-        text += f"""
-Where the time goes: dbt. Each hour's run has its own `dbt build` (one at a time: two builds would share each
-model's transient `__dbt_tmp` table), {_fmt(backfill.get("dbt_builds_per_minute"), "", 2)} builds per minute here,
-while the loads of all {backfill["hours"]} hours are done in {_fmt(backfill["minutes_to_load_all"], " min")}; and
-each hour's {backfill["dbt_tasks_per_hour"] - 2} reporting tasks need worker slots too. What would close it: model
-a backfilled range once. The models are incremental over `[data_interval_start - lookback, data_interval_end)`,
-so one build over the range (a run whose data interval spans the backfill, or backfill runs that skip the dbt
-group followed by one range run) replaces N builds of the same models.
-"""
-    if backfill["load_hours_per_minute"] < backfill["target_hours_per_minute"]:
-        text += """
-The loads alone miss too: each hour is six short tasks (`hours_to_load`, sensor, listing, COPY, refresh, checks),
-each paying a task process start on 4 worker slots and 2 cores; merging listing, COPY, refresh and checks into
-fewer tasks, or more worker slots on a bigger machine, would raise it.
-"""
-    return text
 
 
 def _modes_section(results: dict[str, Any]) -> str:
@@ -443,50 +424,44 @@ def _modes_section(results: dict[str, Any]) -> str:
     production = results["production"]
     modes = {"embedded": results, "production-shaped": production}
 
-    def figure(path: tuple[str, ...], unit: str = "", digits: int = 1) -> list[str]:
-        cells = []
+    def figure(label: str, path: tuple[str, ...], unit: str = "", digits: int = 1) -> list[str]:
+        cells = [label]
         for mode_results in modes.values():
             value: Any = mode_results
             for key in path:
                 value = value.get(key) if isinstance(value, dict) else None
-            cells.append(_fmt(value, unit, digits))
+            cells.append(("equal" if value else "DIFFERENT") if isinstance(value, bool) else _fmt(value, unit, digits))
         return cells
 
     rows = [
         ["Airflow", "SQLite, LocalExecutor (4 slots)", "PostgreSQL, CeleryExecutor, Redis, 2 workers x 2 slots"],
-        ["stack up and Snowflake objects created", *figure(("section_seconds", "stack"), " s", 0)],
-        ["freshness: median end to end", *figure(("freshness", "median_end_to_end_seconds"), " s")],
-        ["freshness: max end to end", *figure(("freshness", "max_end_to_end_seconds"), " s")],
-        ["freshness: median loaded and checked", *figure(("freshness", "median_loaded_seconds"), " s")],
-        ["freshness: hours modeled in the box", *figure(("freshness", "hours_modeled_in_box"), "", 0)],
+        figure("stack up and Snowflake objects created", ("section_seconds", "stack"), " s", 0),
+        figure("waiting: worker slots in use", ("waiting", "worker_slots_in_use"), "", 0),
+        figure("freshness: median end to end", ("freshness", "median_end_to_end_seconds"), " s"),
+        figure("freshness: median loaded and checked", ("freshness", "median_loaded_seconds"), " s"),
+        *[figure(f"freshness stage median: {s}", ("freshness", "stage_median_seconds", s), " s") for s in STAGES],
     ]
-    for stage in ("sensor_detection", "listing", "copy", "checks", "dbt"):
-        rows.append([f"freshness stage median: {stage}", *figure(("freshness", "stage_median_seconds", stage), " s")])
-    rows += [
-        ["freshness: `dbt build` (median)", *figure(("freshness", "dbt_split_median_seconds", "build"), " s")],
-        ["backfill: `airflow backfill create` attempts", *figure(("backfill", "backfill_create_attempts"), "", 0)],
-        ["backfill: minutes to load all hours", *figure(("backfill", "minutes_to_load_all"), " min", 2)],
-        ["backfill: loads, hours per minute", *figure(("backfill", "load_hours_per_minute"), "", 2)],
-        ["backfill: `dbt build`s per minute", *figure(("backfill", "dbt_builds_per_minute"), "", 2)],
-        ["backfill: whole runs finished in the box", *figure(("backfill", "runs_finished_in_box"), "", 0)],
-        ["backfill: box", *figure(("backfill", "box_seconds"), " s", 0)],
-        ["waiting: worker slots in use, 24 hours deferred", *figure(("waiting", "worker_slots_in_use"), "", 0)],
-    ]
+    for name in ("backfill", "long_backfill"):
+        rows += [
+            figure(f"{name}: hours", (name, "hours"), "", 0),
+            figure(f"{name}: first hour loaded after", (name, "first_hour_loaded_seconds"), " s"),
+            figure(f"{name}: hours loaded per minute", (name, "load_hours_per_minute"), "", 2),
+            figure(f"{name}: hours modeled per minute", (name, "modeled_hours_per_minute"), "", 2),
+            figure(f"{name}: dbt builds", (name, "dbt_builds"), "", 0),
+            figure(f"{name}: models equal the oracle", (f"{name}_oracle", "equal")),
+        ]
+    budget = results.get("settings", {}).get("production_budget_seconds", "?")
+    seconds = ", ".join(f"{name} {s:.0f}" for name, s in production.get("section_seconds", {}).items())
     return f"""## Embedded and production-shaped stack, side by side
 
-The waiting, freshness and backfill phases run twice, on two stacks one after the other, with the same hours
-and sizes: the embedded stack (what `make run` starts) and the production-shaped one (`DEVSTACK_MODE=production`:
-Airflow's metadata database on the machine's PostgreSQL, the Celery executor with a Redis broker of the stack's
-own and two Celery workers of 2 slots each, the same 4 slots in all). The production run has its own measuring
-budget (BENCH_PRODUCTION_BUDGET_SECONDS, {results.get("settings", {}).get("production_budget_seconds", "?")} s),
-so its backfill box differs; the rates compare, the counts inside a box need the box next to them. On the
-production-shaped stack `airflow backfill create` runs once: the retries on "database is locked" are SQLite's.
+The live phases run twice with the same hours and sizes: on the embedded stack (what `make run` starts) and on the
+production-shaped one (`DEVSTACK_MODE=production`: PostgreSQL, the Celery executor with its own Redis, two workers
+of 2 slots, the same 4 slots in all), whose waiting, freshness and first backfill share
+BENCH_PRODUCTION_BUDGET_SECONDS ({budget} s): compare rates, not counts inside a box.
 
 {_table(["figure", "embedded", "production-shaped"], rows)}
 
-Seconds per phase on the production-shaped stack: {
-        ", ".join(f"{name} {seconds:.0f}" for name, seconds in production.get("section_seconds", {}).items())
-    }.
+Seconds per phase on the production-shaped stack: {seconds}.
 """
 
 
@@ -534,10 +509,12 @@ something crashed. `python -m bench.parse_time` runs the parse part alone.
         parts.append(_freshness_section(results["freshness"]))
         if "freshness.png" in charts:
             parts.append("![freshness](freshness.png)\n")
-    if "backfill" in results:
-        parts.append(_backfill_section(results["backfill"]))
-        if "backfill.png" in charts:
-            parts.append("![backfill](backfill.png)\n")
+    for name in ("backfill", "long_backfill"):
+        if name in results:
+            title = f"Backfill of {results[name]['hours']} hours"
+            parts.append(_backfill_section(title, results[name], results.get(f"{name}_oracle")))
+            if f"{name}.png" in charts:
+                parts.append(f"![{name}]({name}.png)\n")
     if "waiting" in results:
         parts.append(_waiting_section(results["waiting"]))
     if results.get("production"):
@@ -550,13 +527,17 @@ In order: parse (no stack); local stack up (`devstack.stack` with `DEVSTACK_VAR_
 DAG's start date is the next hour, so every run is a backfill run); Snowflake objects through the
 `snowflake_objects` DAG; the load hours landed by `devstack.simulator` (the Flink stand-in), load efficiency and
 worker memory while the scheduler has nothing to run, then those hours removed; the live hours landed; waiting,
-freshness and backfill on the live stack; the stack stopped (always, also on errors or Ctrl-C). Phases are
-time-boxed to fit a measuring budget of {settings.get("budget_seconds", "?")} s; the sizes come from
+freshness and the {settings.get("backfill_hours", "?")}-hour backfill on the live stack, time-boxed to fit a measuring
+budget of {settings.get("budget_seconds", "?")} s; the {settings.get("long_backfill_hours", "?")}-hour backfill
+({settings.get("long_events_per_hour", "?")} events an hour, so that the oracle's rows fit in memory) in a box of
+{settings.get("long_backfill_box_seconds", "?")} s; after each backfill its unfinished runs stopped and the models
+compared; the stack stopped (always, also on errors or Ctrl-C). The sizes come from
 `BENCH_*` environment variables (see `bench/run.py`). Seconds per phase: {phases}.
 Two settings differ from the local stack's defaults, passed to its components through the environment: the runs'
 deadline grace (`EVENT_LOG_DEADLINE_GRACE_SECONDS`), because the benchmark's hours are days old and their deadline
 alerts, all past, could fire at once; and `AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE`
-({settings.get("waiting_hours", 24)} hours + 8). The scheduler examines at most that many running runs per loop
+(the most runs active at once + 8; backfills run with `--max-active-runs`
+{settings.get("backfill_max_active_runs", "?")}). The scheduler examines at most that many running runs per loop
 (default 20), a backfill's runs in backfill order first, so at the default a backfill with more than 20 active runs
 never starts its later runs until earlier ones finish: in a first run of this benchmark only 20 of 24 uncommitted
 hours reached `wait_for_commit` in 240 s, the other 4 runs had not started a task. A deployment that backfills more
@@ -570,6 +551,7 @@ above). The figures compare the pipeline with itself on this machine; they are n
     if not charts:
         parts.append(
             f"Charts are skipped: matplotlib is not installed. With `{MATPLOTLIB_PIN}` in requirements-dev.txt "
-            "(then `make lock`), the same run also writes freshness.png, backfill.png and load_efficiency.png.\n"
+            "(then `make lock`), the same run also writes freshness.png, backfill.png, long_backfill.png and "
+            "load_efficiency.png.\n"
         )
     return "\n".join(parts)

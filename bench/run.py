@@ -5,17 +5,19 @@
    objects created by the `snowflake_objects` DAG;
 3. load efficiency (COPY of a 1,000,000-event hour against the floor) and worker memory (the load
    task's body on a 10,000- and a 1,000,000-event hour), while Airflow's scheduler has nothing to run;
-4. on the live stack: waiting cost, freshness latency, backfill throughput, each time-boxed so the
-   whole run fits its budget (BENCH_BUDGET_SECONDS, default 800 s of measuring);
+4. on the live stack: waiting cost, freshness latency, a 24-hour backfill, each time-boxed so the whole
+   run fits its budget (BENCH_BUDGET_SECONDS, default 800 s of measuring); then a 168-hour backfill in a box of
+   its own (BENCH_LONG_BACKFILL_HOURS, 0 skips it; BENCH_LONG_BACKFILL_BOX_SECONDS); after each backfill every
+   model is compared with the oracle computed from the landed files (devstack/model_oracle.py);
 5. the stack is stopped (always);
-6. the same live figures (waiting, freshness, backfill) on a second stack in production mode (PostgreSQL, the
+6. the same live figures (waiting, freshness, both backfills) on a second stack in production mode (PostgreSQL, the
    Celery executor, two workers), within BENCH_PRODUCTION_BUDGET_SECONDS (default 800 s, as the embedded run;
    BENCH_PRODUCTION=0 skips it), that stack stopped too; then bench/results.json, bench/README.md and, when
    matplotlib is installed, PNG charts are written.
 
 Figures are printed next to their targets. A missed target is a result, not an error: the exit status
 is non-zero only when something crashed. Sizes can be lowered for a trial run, e.g.
-`BENCH_EVENTS=50000 BENCH_BACKFILL_HOURS=4 BENCH_OUTPUT_DIR=/tmp/bench python -m bench.run`.
+`BENCH_EVENTS=50000 BENCH_BACKFILL_HOURS=4 BENCH_LONG_BACKFILL_HOURS=6 BENCH_OUTPUT_DIR=/tmp/bench python -m bench.run`.
 """
 
 from __future__ import annotations
@@ -55,6 +57,11 @@ class Settings:
     waiting_hours: int = _env_int("BENCH_WAITING_HOURS", 24)
     freshness_hours: int = _env_int("BENCH_FRESHNESS_HOURS", 5)
     backfill_hours: int = _env_int("BENCH_BACKFILL_HOURS", 24)
+    long_backfill_hours: int = _env_int("BENCH_LONG_BACKFILL_HOURS", 168)
+    # The oracle holds every model and its expected rows in memory: 168 hours of 10,000 events would be gigabytes.
+    long_events_per_hour: int = _env_int("BENCH_LONG_BACKFILL_EVENTS_PER_HOUR", 2_000)
+    long_backfill_box_seconds: int = _env_int("BENCH_LONG_BACKFILL_BOX_SECONDS", 900)
+    backfill_max_active_runs: int = _env_int("BENCH_BACKFILL_MAX_ACTIVE_RUNS", 24)
     live_events_per_hour: int = _env_int("BENCH_LIVE_EVENTS_PER_HOUR", 10_000)
     live_files_per_hour: int = _env_int("BENCH_LIVE_FILES_PER_HOUR", 4)
     budget_seconds: int = _env_int("BENCH_BUDGET_SECONDS", 800)
@@ -165,10 +172,12 @@ class Bench:
         extra_env = {
             # The benchmark's hours are days old: without a longer grace every run's deadline (all past) could fire
             # at once, and the triggerer's memory would measure 48 alert callbacks instead of 24 waiting hours.
-            "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(10 * 24 * 3600),
+            "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),
             # The scheduler examines this many running runs per loop, a backfill's in backfill order first: at
             # the default (20) a 24-hour backfill leaves its last 4 runs unstarted until earlier ones finish.
-            "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, s.waiting_hours, s.backfill_hours) + 8),
+            "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(
+                max(20, s.waiting_hours, min(s.backfill_hours, s.backfill_max_active_runs)) + 8
+            ),
         }
         stack = IsolatedStack(var_dir, extra_env=extra_env)
         now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -179,19 +188,22 @@ class Bench:
         backfill_hours = live.hour_range(base + timedelta(hours=8), s.backfill_hours)
         waiting_hours = live.hour_range(base + timedelta(hours=8 + s.backfill_hours + 4), s.waiting_hours)
         freshness_hours = waiting_hours[: s.freshness_hours]
+        # The long backfill's hours come before all others (12 days back with 168 hours: within the grace above).
+        long_hours = live.hour_range(base - timedelta(hours=s.long_backfill_hours + 8), s.long_backfill_hours)
+        hours = live.Hours(backfill_hours, long_hours, waiting_hours, freshness_hours)
         try:
             try:
                 if self.section("stack", lambda: self.start_stack(stack, start_date)):
-                    self.measure_on_stack(stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours)
+                    self.measure_on_stack(stack, big_hour, small_hour, hours)
             finally:
                 self.stop(stack, var_dir)
             if s.production:
-                self.measure_production(extra_env, start_date, backfill_hours, waiting_hours, freshness_hours)
+                self.measure_production(extra_env, start_date, hours)
         finally:
             self.write_results()
         return 1 if self.results["errors"] else 0
 
-    def measure_on_stack(self, stack, big_hour, small_hour, backfill_hours, waiting_hours, freshness_hours) -> None:
+    def measure_on_stack(self, stack, big_hour, small_hour, hours: live.Hours) -> None:
         s = self.settings
         api = stack.api()
         if self.section("land_load_hours", lambda: self.land_load_hours(stack, big_hour, small_hour)):
@@ -200,26 +212,36 @@ class Bench:
             sizes = {f"{s.small_events} events": small, f"{s.events} events": big}
             self.section("worker_memory", lambda: worker_memory.measure(stack, sizes, log))
             self.section("cleanup_load_hours", lambda: drop_hours(stack, [big_hour, small_hour]))
-        self.measure_live(stack, api, backfill_hours, waiting_hours, freshness_hours, self.remaining)
+        self.measure_live(stack, api, hours, self.remaining)
 
-    def measure_live(self, stack, api, backfill_hours, waiting_hours, freshness_hours, remaining, into=None) -> None:
-        """Waiting cost, freshness and backfill on a running stack, within what `remaining()` seconds allow."""
+    def measure_live(self, stack, api, hours: live.Hours, remaining, into=None) -> None:
+        """Waiting cost, freshness and the 24-hour backfill on a running stack, within what `remaining()` seconds
+        allow; then the long backfill in its own box."""
         s = self.settings
-        self.section("land_live_hours", lambda: self.land_live_hours(stack, backfill_hours, freshness_hours), into)
+        self.section("land_live_hours", lambda: self.land_live_hours(stack, hours), into)
         api.unpause(live.DAG_ID)
         waiting = self.section(
-            "waiting", lambda: live.measure_waiting(stack, api, waiting_hours, min(240, remaining()), log), into
+            "waiting", lambda: live.measure_waiting(stack, api, hours.waiting, min(240, remaining()), log), into
         )
         if waiting:
-            # Whatever the freshness box leaves goes to the backfill (at least 150 s, about what loading 24 hours
-            # takes here); stopping the stack is not in the budget.
+            # Whatever the freshness box leaves goes to the backfill (at least 150 s); stopping the stack is not
+            # in the budget.
             box = max(60.0, min(s.freshness_box_seconds, remaining() - 150))
-            self.section("freshness", lambda: live.measure_freshness(stack, api, freshness_hours, box, log), into)
-        self.section("stop_waiting_runs", lambda: live.stop_runs(api, waiting_hours, log), into)
-        box = max(90.0, remaining())
-        self.section("backfill", lambda: live.measure_backfill(stack, api, backfill_hours, box, log), into)
+            self.section("freshness", lambda: live.measure_freshness(stack, api, hours.freshness, box, log), into)
+        self.section("stop_waiting_runs", lambda: live.stop_runs(api, hours.waiting, log), into)
+        self.backfill_and_oracle(stack, api, "backfill", hours.backfill, max(90.0, remaining()), into)
+        if hours.long:
+            self.backfill_and_oracle(stack, api, "long_backfill", hours.long, s.long_backfill_box_seconds, into)
 
-    def measure_production(self, extra_env, start_date, backfill_hours, waiting_hours, freshness_hours) -> None:
+    def backfill_and_oracle(self, stack, api, name: str, hours: list[datetime], box: float, into) -> None:
+        """One backfill, its unfinished runs stopped (one backfill at a time per DAG), then the models against the
+        oracle: a difference is a result (verdict MISSED), not a crash."""
+        runs = min(len(hours), self.settings.backfill_max_active_runs)
+        self.section(name, lambda: live.measure_backfill(stack, api, hours, box, runs, log), into)
+        self.section(f"stop_{name}_runs", lambda: live.stop_runs(api, hours, log), into)
+        self.section(f"{name}_oracle", lambda: live.compare_models(stack, log), into)
+
+    def measure_production(self, extra_env, start_date, hours: live.Hours) -> None:
         """The live figures again on a production-shaped stack (PostgreSQL, Celery, two workers), same hours."""
         results = self.results.setdefault(PRODUCTION, {})
         deadline = time.monotonic() + self.settings.production_budget_seconds
@@ -227,10 +249,7 @@ class Bench:
         stack = IsolatedStack(var_dir, extra_env=extra_env, mode=PRODUCTION)
         try:
             if self.section("stack", lambda: self.start_stack(stack, start_date), results):
-                self.measure_live(
-                    stack, stack.api(), backfill_hours, waiting_hours, freshness_hours,
-                    lambda: deadline - time.monotonic(), results,
-                )  # fmt: skip
+                self.measure_live(stack, stack.api(), hours, lambda: deadline - time.monotonic(), results)
         finally:
             self.stop(stack, var_dir, PRODUCTION)
 
@@ -258,15 +277,20 @@ class Bench:
             f"files, and {sizes['small_events']} events in {sizes['small_files']} files")  # fmt: skip
         return sizes
 
-    def land_live_hours(self, stack: IsolatedStack, backfill: list[datetime], fresh: list[datetime]) -> dict[str, Any]:
+    def land_live_hours(self, stack: IsolatedStack, hours: live.Hours) -> dict[str, Any]:
         s = self.settings
-        committed = land(stack, backfill[-1] + timedelta(hours=1), len(backfill), s.live_events_per_hour,
-                         s.live_files_per_hour)  # fmt: skip
-        pending = land(stack, fresh[-1] + timedelta(hours=1), len(fresh), s.live_events_per_hour,
-                       s.live_files_per_hour, committed=False)  # fmt: skip
-        log(f"  landed {committed.records} events in {len(backfill)} committed hours, {pending.records} in "
-            f"{len(fresh)} hours left uncommitted")  # fmt: skip
-        return {"backfill_events": committed.records, "freshness_events": pending.records}
+        per_hour, files = s.live_events_per_hour, s.live_files_per_hour
+        committed = land(stack, hours.backfill[-1] + timedelta(hours=1), len(hours.backfill), per_hour, files)
+        pending = land(stack, hours.freshness[-1] + timedelta(hours=1), len(hours.freshness), per_hour, files,
+                       committed=False)  # fmt: skip
+        landed = {"backfill_events": committed.records, "freshness_events": pending.records, "long_backfill_events": 0}
+        if hours.long:
+            long = land(stack, hours.long[-1] + timedelta(hours=1), len(hours.long), s.long_events_per_hour, files)
+            landed["long_backfill_events"] = long.records
+        log(f"  landed {committed.records} events in {len(hours.backfill)} committed hours, "
+            f"{landed['long_backfill_events']} in {len(hours.long)} for the long backfill, {pending.records} in "
+            f"{len(hours.freshness)} hours left uncommitted")  # fmt: skip
+        return landed
 
     def stop(self, stack: IsolatedStack, var_dir: Path, label: str = "stop") -> None:
         log(f"\n== stopping the {stack.mode} local stack ({time.monotonic() - self.started:.0f}s into the run)")

@@ -1,9 +1,9 @@
 """Worker memory: the peak RSS of the load task's body for a small and a large hour.
 
-The body of `copy_partition` (dags/event_log_ingest.py) runs in a child process, exactly as the task
-runs it: an S3Hook on the `aws_event_log` connection, then `include.event_log.ingest.copy_hour` on the
-`snowflake_event_log` connection, against the running local S3 and Snowflake, with the listing the
-`list_part_files` task would pass through XCom (given on stdin). The child's peak RSS is its VmHWM
+The COPY step of `load_partition` (dags/event_log_ingest.py) runs in a child process, as the task runs
+it: an S3Hook on the `aws_event_log` connection, then `include.event_log.ingest.copy_hour` on the
+`snowflake_event_log` connection, against the running local S3 and Snowflake, with the hour's listing as
+`load_partition` makes it (given on stdin). The child's peak RSS is its VmHWM
 (/proc/self/status), read as its last act. Not ru_maxrss (getrusage, wait4): on Linux that high-water
 mark survives fork and exec, so a child of this benchmark process, which has just read a large hour
 through DuckDB, would report this process's RSS rather than its own. A second child only does the
