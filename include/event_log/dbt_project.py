@@ -12,6 +12,7 @@ it, and each model task reports its node.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -27,7 +28,7 @@ from cosmos.profiles import (
     SnowflakeUserPasswordProfileMapping,
 )
 
-from include.event_log.config import DBT_POOL, DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID
+from include.event_log.config import DBT_POOL, DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID, env_seconds
 from include.event_log.dbt_tasks import ChangedHoursBuild, model_task
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
@@ -155,6 +156,9 @@ def add_build_task(group: Any, inlets: list[Any] | None = None, **kwargs: Any) -
         snowflake_conn_id=SNOWFLAKE_CONN_ID,
         # One build at a time across runs and workers: runs share each model's transient __dbt_tmp table.
         pool=DBT_POOL,
+        # A build that cannot reach the warehouse would wait for ever (the connector retries a query without end):
+        # past this, the try fails and the task's retries take over, the pending hours still pending.
+        execution_timeout=timedelta(seconds=env_seconds("EVENT_LOG_DBT_BUILD_TIMEOUT_SECONDS", 3600, positive=True)),
         inlets=inlets or [],
         outlets=model_assets(group),
         **kwargs,

@@ -10,7 +10,9 @@ each other's order; they share one stack to save its start.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -135,6 +137,8 @@ def stack(live_stack_factory):
             "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),
             "EVENT_LOG_AUDIT_DAYS": "0.125",  # 3 hours: each audit here looks at one test's hours
             "EVENT_LOG_AUDIT_GRACE_SECONDS": "0",
+            # A build whose warehouse stops answering fails after this (the connector alone would wait for ever).
+            "EVENT_LOG_DBT_BUILD_TIMEOUT_SECONDS": "180",
         },
     )
     stack = Stack(live)
@@ -296,10 +300,12 @@ def test_a_build_that_loses_the_warehouse_retries_and_models_the_hours(stack):
 
     wait_until(build_running, 600, interval=1, what="the build of the first hour to run")
     time.sleep(2)  # dbt has connected and is building
-    # The warehouse stays down until the build's first try has failed: a quick restart would be hidden by the
-    # connector's own retries of a request.
-    stack.live.hold("snowflake")
-    stack.live.kill("snowflake")
+    # The warehouse stops answering mid-build (SIGSTOP: connections open, no reply), the case the connector alone
+    # would wait out for ever: the build's execution timeout (EVENT_LOG_DBT_BUILD_TIMEOUT_SECONDS, 180 s here) ends
+    # the try, and the retry builds once the warehouse answers again.
+    stack.live.refresh_state()
+    warehouse = stack.live.state["pids"]["snowflake"]
+    os.killpg(warehouse, signal.SIGSTOP)
 
     def first_try_failed():
         build = stack.task_try(run.dag_run_id, "dbt_models.build")
@@ -307,9 +313,9 @@ def test_a_build_that_loses_the_warehouse_retries_and_models_the_hours(stack):
         return build.try_number >= 2 or ended
 
     try:
-        wait_until(first_try_failed, 600, interval=1, what="the build's first try to fail without the warehouse")
+        wait_until(first_try_failed, 600, interval=1, what="the build's first try to time out without the warehouse")
     finally:
-        stack.live.release("snowflake")
+        os.killpg(warehouse, signal.SIGCONT)
     stack.wait_for_runs(first, first + timedelta(hours=1))
     tries = stack.api.task_instances.get_task_instance_tries(DAG_ID, run.dag_run_id, "dbt_models.build")
     states = {t.try_number: str(t.state.value) for t in tries.task_instances}
