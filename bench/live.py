@@ -35,7 +35,6 @@ DBT_GROUP = "dbt_models"
 # Builds every pending changed hour (whichever run changed it) and records it in EVENT_LOG_MODEL_BUILDS; the
 # group's per-model tasks report the build's nodes.
 DBT_BUILD = f"{DBT_GROUP}.build"
-MODEL_BUILDS = "EVENT_LOG.RAW.EVENT_LOG_MODEL_BUILDS"
 FINISHED = {"success", "failed", "upstream_failed", "skipped", "removed"}
 # The stages of an hour, consecutive from the `_SUCCESS` write, each ending when its task ends.
 STAGES = ("sensor_detection", "load_partition", "check_hour", "build", "models")
@@ -310,11 +309,11 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
 
 def model_builds_since(stack: IsolatedStack, moment: datetime) -> list[tuple]:
     """(BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT) of the builds started since `moment`."""
-    return stack.query(
-        f"SELECT BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT FROM {MODEL_BUILDS} "
-        "WHERE STARTED_AT >= %(t)s ORDER BY STARTED_AT",
-        {"t": moment.astimezone(UTC).replace(tzinfo=None)},
-    )
+    from include.event_log.declarations import event_log_objects
+    from include.event_log.sql_templates import render_sql
+
+    sql = render_sql("modeling/select_builds_since.sql", **event_log_objects().template_context())
+    return stack.query(sql, {"since": moment.astimezone(UTC).replace(tzinfo=None)})
 
 
 def measure_backfill(stack: IsolatedStack, api, hours: list[datetime], box: float, max_active_runs: int, log):
