@@ -68,6 +68,7 @@ COVERED = {
     "modeling/finish_build.sql",
     "modeling/mark_changes_modeled.sql",
     "modeling/select_builds.sql",
+    "modeling/select_builds_since.sql",
 }
 
 
@@ -318,6 +319,11 @@ def test_modeling_state_sql_runs_unchanged(localsnow, bucket, monkeypatch):
     assert [(r[0], r[5]) for r in run_changes] == [("b", "B1")]
     builds = cur.execute(render("modeling/select_builds.sql", **objects), {"build_ids": ("B1",)}).fetchall()
     assert [(b[0], b[2], b[6], b[7]) for b in builds] == [("B1", "run-5", "success", 2)]
+    since = render("modeling/select_builds_since.sql", **objects)
+    assert [(b[0], b[3], b[4]) for b in cur.execute(since, {"since": "2025-08-01 06:00:00"}).fetchall()] == [
+        ("B1", "success", 2)
+    ]
+    assert cur.execute(since, {"since": "2025-08-01 06:00:01"}).fetchall() == []
 
 
 def rows_by_name(cursor, sql: str, params=None) -> list[dict]:

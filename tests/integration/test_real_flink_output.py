@@ -131,7 +131,7 @@ def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, t
             "SELECT CHECK_NAME, STATUS, OBSERVED, DETAILS FROM EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS "
             "WHERE RUN_ID = %(r)s AND CHECK_NAME IN ('unexpected_objects_in_hour', 'loadable_files_in_hour', "
             "'raw_rows_equal_external_table_rows', 'rows_parsed_equal_loaded_plus_rejected', "
-            "'rejects_kept_equal_rows_rejected', 'rejected_lines', 'new_fields')",
+            "'rejects_table_rows_equal_rejects_kept', 'rejected_lines', 'new_fields')",
             {"r": dag_run.run_id},
         )}  # fmt: skip
         assert {name: status for name, (status, _, _) in checks.items()} == {
@@ -139,7 +139,7 @@ def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, t
             "loadable_files_in_hour": "pass",  # the empty hour is reported complete and empty, not warned
             "raw_rows_equal_external_table_rows": "pass",  # the external table reads the same layout
             "rows_parsed_equal_loaded_plus_rejected": "pass",
-            "rejects_kept_equal_rows_rejected": "pass",
+            "rejects_table_rows_equal_rejects_kept": "pass",
             "rejected_lines": "warn" if hour == DIRTY else "pass",
             "new_fields": "warn" if hour == NOVEL else "pass",
         }, hour
