@@ -43,7 +43,7 @@ from typing import Any
 from devstack import machine_services
 from devstack.ports import LOOPBACK, free_port, wait_for_port
 from devstack.worker_hostname import WORKER_HOSTNAME_VARIABLE
-from include.event_log.config import DBT_POOL, DBT_POOL_DESCRIPTION
+from include.event_log.config import DBT_POOL, DBT_POOL_DESCRIPTION, DEFAULT_BUCKET, DEFAULT_PREFIX
 
 REPO = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("DEVSTACK_VAR_DIR", REPO / "var")).resolve()
@@ -55,8 +55,8 @@ BROKER_DIR = VAR / "broker"
 HELD_DIR = VAR / "stack" / "held"
 BIN = Path(sys.executable).parent
 
-BUCKET = "flink-event-log"
-PREFIX = "event_log"
+BUCKET = DEFAULT_BUCKET
+PREFIX = DEFAULT_PREFIX
 ADMIN_USER = "admin"
 # Local-only credentials of the local S3 and Snowflake emulators; never used against real services.
 LOCAL_AWS_ENV = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}

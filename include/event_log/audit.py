@@ -13,14 +13,13 @@ loaded. A change with no BUILD_ID is not modeled yet: the next build of any run 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from include.event_log.checks import FAIL, PASS, CheckResult
-from include.event_log.config import IngestConfig
+from include.event_log.config import IngestConfig, env_duration, env_number
 from include.event_log.hour_layout import (
     SUCCESS_MARKER,
     HourLayout,
@@ -63,14 +62,11 @@ class AuditConfig:
 
     @classmethod
     def from_env(cls) -> AuditConfig:
-        days = float(os.environ.get("EVENT_LOG_AUDIT_DAYS", "3"))
+        days = env_number("EVENT_LOG_AUDIT_DAYS", 3, above=0, maximum=366)
         window = timedelta(days=days)
         if window < HOUR or window % HOUR:
             raise ValueError(f"EVENT_LOG_AUDIT_DAYS must be one or more whole hours (0.25 is 6), got {days}")
-        grace_seconds = float(os.environ.get("EVENT_LOG_AUDIT_GRACE_SECONDS", 2 * 3600))
-        if grace_seconds < 0:
-            raise ValueError(f"EVENT_LOG_AUDIT_GRACE_SECONDS must not be negative, got {grace_seconds}")
-        return cls(window=window, grace=timedelta(seconds=grace_seconds))
+        return cls(window=window, grace=env_duration("EVENT_LOG_AUDIT_GRACE_SECONDS", 2 * 3600))
 
 
 def hours_between(start: datetime, end: datetime) -> list[datetime]:

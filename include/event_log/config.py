@@ -1,5 +1,7 @@
 """Configuration of the event-log package, read once from the environment (see .env.example).
 
+Every setting of include/ and plugins/ is read with the helpers here (`env_text`, `env_number`, `env_int`,
+`env_seconds`, `env_duration`): a value that is not a finite number in its range is refused naming the variable.
 Everything here is cheap to compute at DAG parse time: no network, no Airflow Variable, no hook.
 """
 
@@ -17,11 +19,21 @@ from typing import Any
 
 import pendulum
 
-from include.event_log.hour_layout import HourLayout
+from include.event_log.hour_layout import DEFAULT_PREFIX, HourLayout
+
+# The bucket Flink lands the event log in, unless EVENT_LOG_BUCKET says otherwise (the local stack uses it too).
+DEFAULT_BUCKET = "flink-event-log"
+__all__ = ["DEFAULT_BUCKET", "DEFAULT_PREFIX"]
+
+
+def env_text(name: str, default: str, env: Mapping[str, str] | None = None) -> str:
+    """A text setting from the environment, stripped; unset or empty: `default`."""
+    return (os.environ if env is None else env).get(name, "").strip() or default
+
 
 # Connection ids, defined once and passed to every task through default_args or arguments.
-AWS_CONN_ID = os.environ.get("EVENT_LOG_AWS_CONN_ID", "aws_event_log")
-SNOWFLAKE_CONN_ID = os.environ.get("EVENT_LOG_SNOWFLAKE_CONN_ID", "snowflake_event_log")
+AWS_CONN_ID = env_text("EVENT_LOG_AWS_CONN_ID", "aws_event_log")
+SNOWFLAKE_CONN_ID = env_text("EVENT_LOG_SNOWFLAKE_CONN_ID", "snowflake_event_log")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = PACKAGE_DIR.parent
@@ -87,8 +99,11 @@ def env_seconds(name: str, default: float, *, positive: bool = False, env: Mappi
     return env_number(name, default, maximum=MAX_SECONDS, env=env, **bounds)
 
 
-def _seconds(name: str, default: float) -> float:
-    return env_seconds(name, default, positive=True)
+def env_duration(
+    name: str, default: float, *, positive: bool = False, env: Mapping[str, str] | None = None
+) -> timedelta:
+    """`env_seconds` as a timedelta."""
+    return timedelta(seconds=env_seconds(name, default, positive=positive, env=env))
 
 
 @dataclass(frozen=True)
@@ -141,20 +156,20 @@ class IngestConfig:
     @classmethod
     def from_env(cls) -> IngestConfig:
         layout = HourLayout.from_env()
-        bucket = os.environ.get("EVENT_LOG_BUCKET", "flink-event-log")
+        bucket = env_text("EVENT_LOG_BUCKET", DEFAULT_BUCKET)
         if not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
             raise ValueError(f"EVENT_LOG_BUCKET is not a valid S3 bucket name: {bucket!r}")
-        start = pendulum.parse(os.environ.get("EVENT_LOG_START_DATE", "2025-01-01T00:00:00Z"))
+        start = pendulum.parse(env_text("EVENT_LOG_START_DATE", "2025-01-01T00:00:00Z"))
         return cls(
             bucket=bucket,
             # Validated by the hour layout (characters safe in S3 keys, stage URLs and templates).
             prefix=layout.prefix,
             layout=layout,
             start_date=start.in_timezone("UTC"),
-            commit_timeout=timedelta(seconds=_seconds("EVENT_LOG_COMMIT_TIMEOUT_SECONDS", 6 * 3600)),
-            poke_interval=timedelta(seconds=_seconds("EVENT_LOG_POKE_INTERVAL_SECONDS", 60)),
+            commit_timeout=env_duration("EVENT_LOG_COMMIT_TIMEOUT_SECONDS", 6 * 3600, positive=True),
+            poke_interval=env_duration("EVENT_LOG_POKE_INTERVAL_SECONDS", 60, positive=True),
             max_active_runs=env_int("EVENT_LOG_MAX_ACTIVE_RUNS", 8, minimum=1),
-            snowflake_account=os.environ.get("EVENT_LOG_SNOWFLAKE_ACCOUNT", "local").lower(),
+            snowflake_account=env_text("EVENT_LOG_SNOWFLAKE_ACCOUNT", "local").lower(),
             max_reject_ratio=env_number("EVENT_LOG_MAX_REJECT_RATIO", 0.01, minimum=0, maximum=1),
             rejects=RejectLimits.from_env(),
         )
@@ -175,7 +190,7 @@ class IngestConfig:
 def destructive_changes_allowed() -> bool:
     """EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true: every snowflake_objects run may drop or retype columns of the
     native tables (README, "Snowflake objects: plan and apply"). Read when a task runs, not at parse time."""
-    return os.environ.get("EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES", "").strip().lower() in ("1", "true", "yes")
+    return env_text("EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES", "").lower() in ("1", "true", "yes")
 
 
 class Tag(StrEnum):
@@ -196,5 +211,5 @@ DEFAULT_ARGS = {
     # ones: a backfill loads and models its first hours at once instead of starting every run's sensor first.
     "weight_rule": "upstream",
     "retries": env_int("EVENT_LOG_TASK_RETRIES", 2, minimum=0),
-    "retry_delay": timedelta(seconds=env_seconds("EVENT_LOG_RETRY_DELAY_SECONDS", 60)),
+    "retry_delay": env_duration("EVENT_LOG_RETRY_DELAY_SECONDS", 60),
 }

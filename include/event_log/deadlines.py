@@ -21,23 +21,17 @@ email goes to EVENT_LOG_ALERT_EMAILS (comma-separated).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
-from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig, env_seconds
+from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig, env_duration, env_text
 
 # Import paths relative to the plugins folder; the module is imported where the callback runs only.
 INGEST_CALLBACK = "event_log_deadlines.ingest_deadline_missed"
 OBJECTS_CALLBACK = "event_log_deadlines.objects_deadline_missed"
 HOURLY_INTERVAL = timedelta(hours=1)
-
-
-def _seconds(name: str, default: float) -> timedelta:
-    """Zero or more seconds; `nan`, `inf` and negative values are refused naming the variable."""
-    return timedelta(seconds=env_seconds(name, default))
 
 
 @dataclass(frozen=True)
@@ -51,13 +45,13 @@ class DeadlineConfig:
 
     @classmethod
     def from_env(cls) -> DeadlineConfig:
-        emails = os.environ.get("EVENT_LOG_ALERT_EMAILS", "")
+        emails = env_text("EVENT_LOG_ALERT_EMAILS", "")
         return cls(
-            commit_delay=_seconds("EVENT_LOG_COMMIT_DELAY_SECONDS", 900),
-            grace=_seconds("EVENT_LOG_DEADLINE_GRACE_SECONDS", 1800),
-            objects_deadline=_seconds("EVENT_LOG_OBJECTS_DEADLINE_SECONDS", 3600),
-            smtp_conn_id=os.environ.get("EVENT_LOG_SMTP_CONN_ID", "smtp_event_log"),
-            slack_conn_id=os.environ.get("EVENT_LOG_SLACK_CONN_ID", "slack_event_log"),
+            commit_delay=env_duration("EVENT_LOG_COMMIT_DELAY_SECONDS", 900),
+            grace=env_duration("EVENT_LOG_DEADLINE_GRACE_SECONDS", 1800),
+            objects_deadline=env_duration("EVENT_LOG_OBJECTS_DEADLINE_SECONDS", 3600),
+            smtp_conn_id=env_text("EVENT_LOG_SMTP_CONN_ID", "smtp_event_log"),
+            slack_conn_id=env_text("EVENT_LOG_SLACK_CONN_ID", "slack_event_log"),
             alert_emails=tuple(address.strip() for address in emails.split(",") if address.strip()),
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from include.event_log.config import OBJECTS_FILE
+from include.event_log.config import DEFAULT_BUCKET, DEFAULT_PREFIX, OBJECTS_FILE
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 COLUMN_TYPE = re.compile(r"[A-Z_]+(\(\d+(, ?\d+)?\))?")
@@ -47,7 +47,7 @@ FILE_FORMAT_OPTIONS: dict[str, tuple[frozenset[str], str]] = {
 TABLE_PURPOSES = {"raw", "rejects", "check_results", "hour_changes", "model_builds"}
 # Only these environment variables may be substituted into the declaration.
 ALLOWED_ENV = {"EVENT_LOG_BUCKET", "EVENT_LOG_PREFIX", "EVENT_LOG_STORAGE_INTEGRATION"}
-ENV_DEFAULTS = {"EVENT_LOG_BUCKET": "flink-event-log", "EVENT_LOG_PREFIX": "event_log"}
+ENV_DEFAULTS = {"EVENT_LOG_BUCKET": DEFAULT_BUCKET, "EVENT_LOG_PREFIX": DEFAULT_PREFIX}
 # Derived from the hour layout (EVENT_LOG_LAYOUT), never from free text: the external table's file
 # pattern and its REPLICATION_HOUR expression.
 DERIVED = ("EVENT_LOG_PART_FILE_PATTERN", "EVENT_LOG_REPLICATION_HOUR")

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from include.event_log.config import AWS_CONN_ID, PACKAGE_DIR, IngestConfig
+from include.event_log.config import AWS_CONN_ID, PACKAGE_DIR, IngestConfig, env_int, env_seconds, env_text
 from include.event_log.declarations import DeclarationError, event_log_objects
 
 ASSETS_FILE = PACKAGE_DIR / "external_assets.yaml"
@@ -98,8 +98,8 @@ def _links(raw: dict[str, Any] | None) -> dict[str, str]:
 
 def kafka_uri() -> str:
     """The Kafka provider's asset URI of the topic: kafka://<bootstrap server>/<topic>."""
-    bootstrap = os.environ.get(KAFKA_BOOTSTRAP_ENV, "kafka:9092")
-    topic = os.environ.get(KAFKA_TOPIC_ENV, "dagster_event_log")
+    bootstrap = env_text(KAFKA_BOOTSTRAP_ENV, "kafka:9092")
+    topic = env_text(KAFKA_TOPIC_ENV, "dagster_event_log")
     if not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d+)?", bootstrap):
         raise DeclarationError(f"{KAFKA_BOOTSTRAP_ENV} must be one host[:port], got {bootstrap!r}")
     if not re.fullmatch(r"[A-Za-z0-9._\-]{1,249}", topic):
@@ -203,11 +203,10 @@ class WatchSettings:
 
     @classmethod
     def from_env(cls) -> WatchSettings:
-        poll = float(os.environ.get("EVENT_LOG_WATCH_POLL_SECONDS", "60"))
-        lookback = int(os.environ.get("EVENT_LOG_WATCH_LOOKBACK_HOURS", "72"))
-        if poll <= 0 or lookback <= 0:
-            raise ValueError("EVENT_LOG_WATCH_POLL_SECONDS and EVENT_LOG_WATCH_LOOKBACK_HOURS must be positive")
-        return cls(poll, lookback)
+        return cls(
+            env_seconds("EVENT_LOG_WATCH_POLL_SECONDS", 60, positive=True),
+            env_int("EVENT_LOG_WATCH_LOOKBACK_HOURS", 72, minimum=1, maximum=24 * 366),
+        )
 
 
 def _watchers(declared: DeclaredAsset, config: IngestConfig) -> list:

@@ -32,6 +32,8 @@ from enum import StrEnum
 HOUR = timedelta(hours=1)
 SUCCESS_MARKER = "_SUCCESS"
 DEFAULT_QUIET_PERIOD = timedelta(minutes=15)
+# The folder under the bucket that holds the hour folders, unless EVENT_LOG_PREFIX says otherwise.
+DEFAULT_PREFIX = "event_log"
 
 
 class Layout(StrEnum):
@@ -233,9 +235,8 @@ class HourLayout:
         from include.event_log.config import env_seconds
 
         quiet = env_seconds("EVENT_LOG_QUIET_PERIOD_SECONDS", DEFAULT_QUIET_PERIOD.total_seconds(), env=env)
-        return cls(
-            Layout(layout), env.get("EVENT_LOG_PREFIX", "event_log"), Completion(completion), timedelta(seconds=quiet)
-        )
+        prefix = env.get("EVENT_LOG_PREFIX", DEFAULT_PREFIX)
+        return cls(Layout(layout), prefix, Completion(completion), timedelta(seconds=quiet))
 
     def as_dict(self) -> dict[str, object]:
         """Plain values (a trigger's or a callback's kwargs); `from_dict` reads them back."""

@@ -119,3 +119,45 @@ def test_the_task_retries_and_delay_are_validated_when_the_config_is_imported(na
 def test_the_layout_reads_its_numbers_through_the_same_validation():
     with pytest.raises(ValueError, match="EVENT_LOG_QUIET_PERIOD_SECONDS must be a finite number"):
         HourLayout.from_env({"EVENT_LOG_QUIET_PERIOD_SECONDS": "nan"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EVENT_LOG_AUDIT_DAYS", "nan"),
+        ("EVENT_LOG_AUDIT_DAYS", "-1"),
+        ("EVENT_LOG_AUDIT_DAYS", "0.1"),  # not a whole number of hours
+        ("EVENT_LOG_AUDIT_GRACE_SECONDS", "inf"),
+        ("EVENT_LOG_AUDIT_GRACE_SECONDS", "-1"),
+    ],
+)
+def test_the_audit_settings_go_through_the_same_validation(monkeypatch, name, value):
+    from include.event_log.audit import AuditConfig
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        AuditConfig.from_env()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EVENT_LOG_WATCH_POLL_SECONDS", "0"),
+        ("EVENT_LOG_WATCH_POLL_SECONDS", "nan"),
+        ("EVENT_LOG_WATCH_LOOKBACK_HOURS", "0"),
+        ("EVENT_LOG_WATCH_LOOKBACK_HOURS", "2.5"),
+    ],
+)
+def test_the_watcher_settings_go_through_the_same_validation(monkeypatch, name, value):
+    from include.event_log.external_assets import WatchSettings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        WatchSettings.from_env()
+
+
+def test_an_empty_text_setting_means_its_default(monkeypatch):
+    from include.event_log.config import DEFAULT_BUCKET, env_text
+
+    monkeypatch.setenv("EVENT_LOG_BUCKET", "  ")
+    assert env_text("EVENT_LOG_BUCKET", DEFAULT_BUCKET) == DEFAULT_BUCKET == IngestConfig.from_env().bucket
