@@ -61,7 +61,8 @@ def event_log_audit():
     def audit_hours(data_interval_end=None, dag_run=None) -> dict:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from include.event_log.audit import AuditConfig, audit_window
+        from include.event_log.audit import AuditConfig
+        from include.event_log.audit_readers import audit_window
         from include.event_log.checks import record_check_results
 
         report = audit_window(

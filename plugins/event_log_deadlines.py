@@ -19,6 +19,9 @@ Airflow 3.3 hands a callback a small context (no template rendering): `dag_run` 
 DAGRunResponse as JSON) and `deadline` (`id`, `deadline_time`). Everything else comes in as kwargs
 fixed when the DAG was parsed. Heavy imports stay inside the functions: the plugins manager imports
 this file in every component.
+
+Length (about 300 lines): the callbacks run in the triggerer and import only what it has; the record once
+per deadline, the notification and the log of a miss belong together so a repeated call can be followed here.
 """
 
 from __future__ import annotations

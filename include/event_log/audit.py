@@ -2,24 +2,27 @@
 
 `compare_hours` is the whole comparison, a pure function of plain data: what each hour folder holds
 (and whether the hour is complete, by the hour layout's rules: include/event_log/hour_layout.py), what
-was loaded of each hour, which changes no build has modeled yet, and the time. The readers around it
-turn an S3 listing and the warehouse into that data; `audit_window` chains them for the task.
+was loaded of each hour, which changes no build has modeled yet, and the time. `hours_in_s3` and
+`loads_from_warehouse` turn raw rows into that data; the readers (S3 and the warehouse) and `audit_window`,
+which chains them for the task, are in include/event_log/audit_readers.py.
 
 "Loaded" comes from the warehouse: every load records one row in EVENT_LOG_HOUR_CHANGES, an empty hour
 included (its latest CHANGED_AT is the load time), and the raw table's FILE_NAMEs are the files it
 loaded. A change with no BUILD_ID is not modeled yet: the next build of any run models it.
+
+Length (about 390 lines): the four findings, the report that words them and prints their commands, and the
+comparison are one piece of logic that a reader checks against each other; all of it is pure.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from include.event_log.checks import FAIL, PASS, CheckResult
-from include.event_log.config import IngestConfig, env_duration, env_number
+from include.event_log.config import env_duration, env_number
 from include.event_log.hour_layout import (
     SUCCESS_MARKER,
     HourLayout,
@@ -29,8 +32,6 @@ from include.event_log.hour_layout import (
     iter_hours,
     utc,
 )
-
-log = logging.getLogger(__name__)
 
 HOUR = timedelta(hours=1)
 INGEST_DAG_ID = "event_log_ingest"
@@ -371,27 +372,6 @@ def hours_in_s3(
     return folders
 
 
-def list_window_objects(
-    s3_hook: Any, config: IngestConfig, start: datetime, end: datetime, now: datetime | None = None
-) -> dict[datetime, HourInS3]:
-    """Every object of the hour folders in [start, end) and of the day after (later hours decide whether an
-    hour with no folder is complete): one paginated listing per day."""
-    start, end = utc(start), utc(end)
-    objects: list[tuple[str, datetime]] = []
-    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while day <= end:
-        prefix = config.layout.day_prefix(day)
-        objects += [(o["Key"], o["LastModified"]) for o in s3_hook.iter_file_metadata(prefix, config.bucket)]
-        day += timedelta(days=1)
-    folders = hours_in_s3(config.layout, objects, start, end, now or datetime.now(UTC))
-    log.info(
-        "s3://%s/%s: %d hour folders in [%s, %s), %d complete, %d part files",
-        config.bucket, config.layout.root, len(folders), start, end, sum(f.committed for f in folders.values()),
-        sum(len(f.part_files) for f in folders.values()),
-    )  # fmt: skip
-    return folders
-
-
 def loads_from_warehouse(file_rows: Iterable[tuple], change_rows: Iterable[tuple]) -> dict[datetime, HourLoad]:
     """The latest load of each hour: its time from the hour-changes table (every load writes a row, an
     empty hour's included), its files from the raw table (rows of `audit/select_loaded_files.sql`: hour,
@@ -410,44 +390,3 @@ def loads_from_warehouse(file_rows: Iterable[tuple], change_rows: Iterable[tuple
         )
         for hour in changed.keys() | files.keys()
     }
-
-
-def loaded_hours(
-    conn_id: str, start: datetime, end: datetime
-) -> tuple[dict[datetime, HourLoad], dict[datetime, datetime]]:
-    """What was loaded of each hour of [start, end), and the oldest pending (not modeled) change of each."""
-    from include.event_log.declarations import event_log_objects
-    from include.event_log.sql_templates import render_sql
-    from include.event_log.warehouse import run_statements
-
-    context = event_log_objects().template_context()
-    params = {"window_start": f"{utc(start):%Y-%m-%d %H:%M:%S}", "window_end": f"{utc(end):%Y-%m-%d %H:%M:%S}"}
-    file_rows, change_rows = run_statements(
-        conn_id,
-        [
-            (render_sql("audit/select_loaded_files.sql", **context), params),
-            (render_sql("audit/select_hour_changes.sql", **context), params),
-        ],
-    )
-    loads = loads_from_warehouse(file_rows, [(hour, latest) for hour, latest, _ in change_rows])
-    pending = {utc(hour): utc(oldest) for hour, _, oldest in change_rows if oldest is not None}
-    return loads, pending
-
-
-def audit_window(
-    s3_hook: Any,
-    conn_id: str,
-    window_end: datetime,
-    config: IngestConfig,
-    audit_config: AuditConfig,
-    now: datetime | None = None,
-) -> AuditReport:
-    """Read S3 and the warehouse for the window ending at `window_end`; compare."""
-    now = now or datetime.now(UTC)
-    end = utc(window_end).replace(minute=0, second=0, microsecond=0)
-    start = end - audit_config.window
-    s3_hours = list_window_objects(s3_hook, config, start, end, now)
-    loads, pending = loaded_hours(conn_id, start, end)
-    report = compare_hours(start, end, s3_hours, loads, now, audit_config.grace, pending)
-    log.log(logging.WARNING if report.findings else logging.INFO, "%s", report.message())
-    return report

@@ -4,6 +4,8 @@ Identifiers from this declaration are the only ones templated into SQL (with the
 names a plan revokes or drops, checked against PRIVILEGES and IDENTIFIER first); they are checked here against
 Snowflake's unquoted-identifier rules, and option values against FILE_FORMAT_OPTIONS, so nothing else can reach a
 statement unbound.
+
+Length (about 280 lines): the validation of one YAML declaration, rule by rule, with the error each rule gives.
 """
 
 from __future__ import annotations

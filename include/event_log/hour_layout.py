@@ -18,6 +18,9 @@ into a COPY statement's stage path, the one place a path cannot be a bound value
 
 Both layouts are written from one template each; the key parser, the S3 prefixes, the Snowflake
 `REPLICATION_HOUR` expression and the external table's file pattern are all derived from it.
+
+Length (about 410 lines): both layouts and both completion signals, with their rules and error messages, are
+one decision (where an hour lives and when it is complete) that every reader of S3 depends on; it is pure.
 """
 
 from __future__ import annotations

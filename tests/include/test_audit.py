@@ -16,10 +16,10 @@ from include.event_log.audit import (
     HourInS3,
     HourLoad,
     compare_hours,
-    list_window_objects,
     loads_from_warehouse,
     reload_commands,
 )
+from include.event_log.audit_readers import list_window_objects
 from include.event_log.config import IngestConfig
 from include.event_log.hour_layout import HourLayout, HourState, Layout
 
