@@ -9,9 +9,11 @@ short intervals: commit delay 0, and a grace chosen so that the deadline of the 
 logical date + 1 h + grace, falls about LEAD_SECONDS after the test starts (the stack must come up
 and create the Snowflake objects first); `snowflake_objects` gets a 1 s deadline from queued.
 
-The tests run in file order and share one stack: each is one step of the same story (a triggerer
-killed while the hour is deferred is one of them: the restarted triggerer must end the wait; the last one
-kills the triggerer twice while a deadline's callback runs: one record, one notification).
+The tests share one stack and one story: the objects created, the hour's run missing its deadline, the
+triggerer killed while the hour is deferred (the restarted triggerer must end the wait), the hour committed.
+Each step runs once, when the first test that needs it asks (`Scenario`), after the steps it follows: the
+tests pass alone and in any order. The last test kills the triggerer twice while a deadline's callback runs
+(one record, one notification); it needs only the objects.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import os
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -39,13 +43,40 @@ LEAD_SECONDS = 150
 CHECK_RESULTS = "EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS"
 
 
+@dataclass
+class Objects:
+    """Step 1: the hour landed uncommitted, the objects created, then a run past its 1 s deadline."""
+
+    late_run: object
+    miss: tuple
+
+
+@dataclass
+class Missed:
+    """Step 2: the hour's catch-up run, deferred on the uncommitted hour until its deadline fires."""
+
+    run: object
+    misses_before_deadline: list | None  # None: the setup overran the deadline, nothing to look at
+    miss: tuple
+
+
+@dataclass
+class Restarted:
+    """Step 3: the triggerer killed while the hour's sensor is deferred, and restarted by the supervisor."""
+
+    old_pid: int
+    new_pid: int
+    sensor_state: str
+    run_state: str
+
+
 class Scenario:
-    """What the steps share: the stack, the hour left uncommitted, its deadline, the Slack posts."""
+    """One story on one stack: each step runs once, the first time a test needs it, after the steps it follows, so
+    the tests pass alone and in any order (pytest -k, -p randomly) and each asserts what its step observed."""
 
     def __init__(self, live, hour: datetime, deadline: datetime, posts: list[dict]):
         self.live, self.hour, self.deadline, self.posts = live, hour, deadline, posts
         self.api = live.api()
-        self.ingest_run_id: str | None = None
 
     def posts_about(self, dag_id: str) -> list[dict]:
         return [post for post in self.posts if f"[{dag_id}]" in post["text"]]
@@ -68,6 +99,77 @@ class Scenario:
             if "does not exist" in str(error).lower():
                 return []
             raise
+
+    def ingest_sensor_state(self, run_id: str) -> str:
+        tis = self.api.task_instances.get_task_instances("event_log_ingest", run_id).task_instances
+        return next(str(ti.state.value) for ti in tis if ti.task_id == "load_hour.wait_for_commit")
+
+    @cached_property
+    def objects(self) -> Objects:
+        """snowflake_objects has a 1 s deadline here: every run misses it. The first runs create the check-results
+        table, so the miss of a run triggered afterwards is what must be recorded."""
+        api, s3 = self.api, self.live.s3()
+        s3.create_bucket(Bucket=BUCKET)
+        options = SimulationOptions(
+            bucket=BUCKET, prefix=PREFIX, end_hour=self.hour + timedelta(hours=1), hours=1, events_per_hour=800,
+            files_per_hour=2, uncommitted_hours=(self.hour,), seed=11,
+        )  # fmt: skip
+        simulate(s3, options)
+        api.wait_for_dag("snowflake_objects")
+        first = api.trigger("snowflake_objects")
+        api.unpause("snowflake_objects")
+        api.wait_for_runs("snowflake_objects", {first}, timeout=300)
+        api.wait_for_runs("snowflake_objects", timeout=300)  # and the scheduled run unpausing created
+        late = api.trigger("snowflake_objects")
+        (run,) = api.wait_for_runs("snowflake_objects", {late}, timeout=300)
+        (miss,) = wait_until(lambda: self.deadline_misses("snowflake_objects", run_id=late), 120,
+                             what="the objects run's miss")  # fmt: skip
+        return Objects(run, miss)
+
+    @cached_property
+    def missed(self) -> Missed:
+        self.objects  # noqa: B018 (the step before)
+        api = self.api
+        api.wait_for_dag("event_log_ingest")
+        if (wait := (self.deadline - datetime.now(UTC)).total_seconds() - 30) > 0:
+            time.sleep(wait)  # the run starts ~30 s before its deadline, so an early alert would show
+        api.unpause("event_log_ingest")
+        (run,) = wait_until(lambda: api.dag_runs("event_log_ingest"), 120, what="the catch-up run of the hour")
+        early = None
+        if (before := (self.deadline - datetime.now(UTC)).total_seconds() - 3) > 0:
+            time.sleep(before)
+            early = self.deadline_misses("event_log_ingest")
+        else:
+            print(f"setup overran the deadline by {-before:.0f}s: not checking that the alert waits for it")
+        (miss,) = wait_until(lambda: self.deadline_misses("event_log_ingest", hour=self.hour), 180,
+                             what="the ingest run's miss")  # fmt: skip
+        return Missed(run, early, miss)
+
+    @cached_property
+    def restarted(self) -> Restarted:
+        run_id = self.missed.run.dag_run_id
+        state_file = self.live.var_dir / "stack" / "state.json"
+        wait_until(lambda: self.ingest_sensor_state(run_id) == "deferred", 120, what="the sensor to be deferred")
+        old_pid = json.loads(state_file.read_text())["pids"]["triggerer"]
+        os.killpg(old_pid, signal.SIGKILL)
+        new_pid = wait_until(
+            lambda: (pid := json.loads(state_file.read_text())["pids"]["triggerer"]) != old_pid and pid,
+            120,
+            what="the supervisor to restart the triggerer",
+        )
+        assert not _group_alive(old_pid)
+        time.sleep(10)  # the new triggerer has taken the deferred trigger over by now
+        run_state = str(self.api.runs.get_dag_run("event_log_ingest", run_id).state.value)
+        return Restarted(old_pid, new_pid, self.ingest_sensor_state(run_id), run_state)
+
+    @cached_property
+    def committed(self):
+        """Only the restarted triggerer can see the commit: the run finishing proves the wait resumed."""
+        self.restarted  # noqa: B018 (the step before)
+        s3 = self.live.s3()
+        s3.put_object(Bucket=BUCKET, Key=HourLayout(Layout.HIVE, PREFIX).success_key(self.hour), Body=b"")
+        (run,) = self.api.wait_for_runs("event_log_ingest", {self.missed.run.dag_run_id}, timeout=600)
+        return run
 
 
 class Posts(list):
@@ -124,62 +226,30 @@ def scenario(live_stack_factory, slack_posts):
 
 
 def test_an_objects_run_past_its_deadline_is_recorded(scenario):
-    """snowflake_objects has a 1 s deadline here: every run misses it. The first runs create the
-    check-results table, so the miss of a run triggered afterwards is what must be recorded."""
-    api, s3 = scenario.api, scenario.live.s3()
-    s3.create_bucket(Bucket=BUCKET)
-    options = SimulationOptions(
-        bucket=BUCKET, prefix=PREFIX, end_hour=scenario.hour + timedelta(hours=1), hours=1, events_per_hour=800,
-        files_per_hour=2, uncommitted_hours=(scenario.hour,), seed=11,
-    )  # fmt: skip
-    simulate(s3, options)
-    api.wait_for_dag("snowflake_objects")
-    first = api.trigger("snowflake_objects")
-    api.unpause("snowflake_objects")
-    api.wait_for_runs("snowflake_objects", {first}, timeout=300)
-    api.wait_for_runs("snowflake_objects", timeout=300)  # and the scheduled run unpausing created
-
-    late = api.trigger("snowflake_objects")
-    (run,) = api.wait_for_runs("snowflake_objects", {late}, timeout=300)
-    assert str(run.state.value) == "success", "a missed deadline alerts; it does not fail the run"
-    (row,) = wait_until(
-        lambda: scenario.deadline_misses("snowflake_objects", run_id=late), 120, what="the objects run's miss"
-    )
-    _, replication_hour, status, details, _ = row
+    late = scenario.objects.late_run
+    assert str(late.state.value) == "success", "a missed deadline alerts; it does not fail the run"
+    _, replication_hour, status, details, _ = scenario.objects.miss
     assert (replication_hour, status) == (None, "fail")
     assert json.loads(details)["run_type"] == "manual"
-    wait_until(lambda: f"run {late} not done by its deadline" in scenario.live.log("triggerer"), 30,
+    wait_until(lambda: f"run {late.dag_run_id} not done by its deadline" in scenario.live.log("triggerer"), 30,
                what="the triggerer to log the objects run's miss")  # fmt: skip
-    wait_until(lambda: any(late in post["text"] for post in scenario.posts_about("snowflake_objects")), 60,
+    wait_until(lambda: any(late.dag_run_id in post["text"] for post in scenario.posts_about("snowflake_objects")), 60,
                what="the Slack notification of the objects run's miss")  # fmt: skip
 
 
 def test_an_uncommitted_hour_fires_the_deadline_callback(scenario):
-    api, live = scenario.api, scenario.live
-    api.wait_for_dag("event_log_ingest")
-    if (wait := (scenario.deadline - datetime.now(UTC)).total_seconds() - 30) > 0:
-        time.sleep(wait)  # the run starts ~30 s before its deadline, so an early alert would show
-    api.unpause("event_log_ingest")
-    (run,) = wait_until(lambda: api.dag_runs("event_log_ingest"), 120, what="the catch-up run of the hour")
+    api, live, missed = scenario.api, scenario.live, scenario.missed
+    run = missed.run
     assert run.logical_date.astimezone(UTC) == scenario.hour and str(run.run_type.value) == "scheduled"
-    scenario.ingest_run_id = run.dag_run_id
-
-    if (before := (scenario.deadline - datetime.now(UTC)).total_seconds() - 3) > 0:
-        time.sleep(before)
-        assert scenario.deadline_misses("event_log_ingest") == [], "the callback ran before the deadline"
-    else:
-        print(f"setup overran the deadline by {-before:.0f}s: not checking that the alert waits for it")
-
-    (row,) = wait_until(
-        lambda: scenario.deadline_misses("event_log_ingest", hour=scenario.hour), 180, what="the ingest run's miss"
-    )
-    run_id, _, status, details, _ = row
+    assert missed.misses_before_deadline in (None, []), "the callback ran before the deadline"
+    run_id, _, status, details, _ = missed.miss
     details = json.loads(details)
     assert (run_id, status) == (run.dag_run_id, "fail")
     folder = HourLayout(Layout.HIVE, PREFIX).hour_uri(BUCKET, scenario.hour)
     assert details["s3_folders"] == [folder]
     assert datetime.fromisoformat(details["deadline_time"]) == scenario.deadline
-    assert str(api.runs.get_dag_run("event_log_ingest", run.dag_run_id).state.value) == "running"
+    if "committed" not in vars(scenario):  # once the hour is committed, the run goes on
+        assert str(api.runs.get_dag_run("event_log_ingest", run.dag_run_id).state.value) == "running"
 
     def alert_lines() -> list[str]:
         return [line for line in live.log("triggerer").splitlines() if "not loaded by its deadline" in line]
@@ -194,42 +264,17 @@ def test_an_uncommitted_hour_fires_the_deadline_callback(scenario):
 
 def test_a_triggerer_restart_keeps_the_hour_waiting(scenario):
     """The fault: the triggerer dies while the hour's sensor is deferred. The supervisor restarts it,
-    the new triggerer picks the trigger up again, and the next step's commit still ends the wait."""
-    import os
-    import signal
-
-    assert scenario.ingest_run_id, "needs the run of the previous step"
-    live, api = scenario.live, scenario.api
-    state_file = live.var_dir / "stack" / "state.json"
-
-    def sensor_state() -> str:
-        tis = api.task_instances.get_task_instances("event_log_ingest", scenario.ingest_run_id).task_instances
-        return next(str(ti.state.value) for ti in tis if ti.task_id == "load_hour.wait_for_commit")
-
-    wait_until(lambda: sensor_state() == "deferred", 120, what="the sensor to be deferred")
-    old_pid = json.loads(state_file.read_text())["pids"]["triggerer"]
-    os.killpg(old_pid, signal.SIGKILL)
-    new_pid = wait_until(
-        lambda: (pid := json.loads(state_file.read_text())["pids"]["triggerer"]) != old_pid and pid,
-        120,
-        what="the supervisor to restart the triggerer",
-    )
-    assert new_pid != old_pid and not _group_alive(old_pid)
-    time.sleep(10)  # the new triggerer has taken the deferred trigger over by now
-    assert sensor_state() == "deferred", "the hour is still waited on, without a worker slot"
-    assert str(api.runs.get_dag_run("event_log_ingest", scenario.ingest_run_id).state.value) == "running"
+    the new triggerer picks the trigger up again, and the commit (the next step) still ends the wait."""
+    restarted = scenario.restarted
+    assert restarted.new_pid != restarted.old_pid
+    assert restarted.sensor_state == "deferred", "the hour is still waited on, without a worker slot"
+    assert restarted.run_state == "running"
 
 
 def test_committing_the_hour_lets_the_run_finish_without_duplicates(scenario):
-    """Only the restarted triggerer can see the commit: the run finishing proves the wait resumed."""
-    assert scenario.ingest_run_id, "needs the run of the previous step"
-    live = scenario.live
-    s3 = live.s3()
-    s3.put_object(Bucket=BUCKET, Key=HourLayout(Layout.HIVE, PREFIX).success_key(scenario.hour), Body=b"")
-    (run,) = scenario.api.wait_for_runs("event_log_ingest", {scenario.ingest_run_id}, timeout=600)
+    run, live = scenario.committed, scenario.live
     assert str(run.state.value) == "success"
-
-    landed = read_landed_hour(s3, BUCKET, PREFIX, scenario.hour)
+    landed = read_landed_hour(live.s3(), BUCKET, PREFIX, scenario.hour)
     ((rows, distinct_lines),) = live.query(
         "SELECT COUNT(*), COUNT(DISTINCT FILE_NAME || ':' || FILE_ROW_NUMBER) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG "
         "WHERE REPLICATION_HOUR = %(hour)s",
@@ -245,6 +290,7 @@ def test_a_triggerer_killed_twice_while_a_deadline_fires_records_and_notifies_on
     the callback's notification is in flight (the webhook holds its answer), after the record; the second while
     the callback run again by the restarted triggerer waits for the warehouse (stopped with SIGSTOP, so the
     call hangs instead of failing). The third run finds the record: one record, one notification."""
+    scenario.objects  # noqa: B018 (the objects and the check-results table exist)
     live, api = scenario.live, scenario.api
 
     def callback_starts(run_id: str) -> int:
