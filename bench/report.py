@@ -1,4 +1,5 @@
-"""bench/results.json into words: the console summary, bench/README.md and (with matplotlib) PNG charts."""
+"""bench/results.json into words: the console summary, bench/README.md (rendered from bench/report.md.j2) and
+(with matplotlib) PNG charts."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import os
 import platform
 import subprocess
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from bench import live
 
@@ -18,6 +22,7 @@ PACKAGES = (
     "apache-airflow-providers-snowflake", "snowflake-connector-python", "fakesnow", "duckdb", "moto", "s3fs",
 )  # fmt: skip
 MATPLOTLIB_PIN = "matplotlib==3.11.2"
+TEMPLATE = "report.md.j2"
 MIB = 2**20
 STAGES = live.STAGES
 
@@ -229,197 +234,116 @@ def write_charts(results: dict[str, Any], output: Path) -> list[str]:
     return written
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _parse_section(parse: dict[str, Any]) -> str:
-    rows = [
-        [
-            f"`dags/{name}.py`",
-            f"{r['median_parse_seconds']:.3f} s",
-            f"{r['max_parse_seconds']:.3f} s",
-            f"{r['median_task_group_seconds']:.3f} s" if name == "event_log_ingest" else "-",
-            _fmt(r["median_cold_process_seconds"], " s", 2),
-            _verdict(r["median_parse_seconds"] < r["target_seconds"]),
-        ]
+def _parse_context(parse: dict[str, Any]) -> dict[str, Any]:
+    first = next(iter(parse.values()))
+    files = [
+        {
+            "name": name,
+            "median_seconds": r["median_parse_seconds"],
+            "max_seconds": r["max_parse_seconds"],
+            # Only event_log_ingest renders a dbt task group; the others' figure would be a meaningless zero.
+            "task_group_seconds": r["median_task_group_seconds"] if name == "event_log_ingest" else None,
+            "cold_process_seconds": r["median_cold_process_seconds"],
+            "verdict": _verdict(r["median_parse_seconds"] < r["target_seconds"]),
+        }
         for name, r in parse.items()
     ]
-    runs = next(iter(parse.values()))
-    return f"""## Parse time
-
-Each DAG file executed {runs["runs"]} times, each time in a process forked from one that has loaded only what
-the dag-processor loads before any file (Airflow's SDK, the plugins), as the dag-processor forks its parsers;
-the file's own imports (providers, Cosmos, `include/`) are inside the timed window. Bytecode is compiled at
-install. "dbt task group" is the time in `DbtTaskGroup(...)` (Cosmos rendering the manifest) and is part of
-the file's figure. "cold process" is a whole new interpreter (median of {runs["cold_runs"]}), which only tests and
-`python dags/x.py` pay. Target: every file under 0.5 s.
-
-{_table(["DAG file", "median", "max", "dbt task group", "cold process", "target < 0.5 s"], rows)}
-"""
+    return {"runs": first["runs"], "cold_runs": first["cold_runs"], "files": files}
 
 
-def _load_section(load: dict[str, Any]) -> str:
-    classify = load["read_and_classify_seconds"] - load["floor_seconds"]
-    rest = load["copy_seconds"] - load["read_and_classify_seconds"]
-    text = f"""## Load efficiency
-
-One hour of {load["lines"]:,} events in {load["files"]} part files (~{load.get("bytes_mb", "?")} MB). **COPY**:
-the project's statement (`include/sql/ingest/copy_hour_files.sql`, rendered as `copy_hour` renders it) sent to the
-local Snowflake over the Snowflake connector, in the task's transaction (DELETE the hour, COPY, COMMIT); the time
-is the COPY's `execute()`, what the worker waits for. **Floor**: in the benchmark's own process, a DuckDB
-connection with an s3fs filesystem registered by the very function localsnow uses
-(`devstack.localsnow.storage.configure`: same S3 client, same whole-object cache) reads the same 8 objects' lines
-with the same reader localsnow's COPY uses (`read_csv` of whole lines, one statement per file) into a temp table.
-Reading the lines as text, not `read_json_objects`: splitting the bytes into lines is what any loader of these
-files must do, and it is exactly the first step of localsnow's COPY, so the ratio isolates what the COPY adds on
-top (parsing each line as JSON into the VARIANT, inserting into the raw table, load history, the wire protocol).
-Floor and COPY alternate, {load["repeats"]} times each; medians. Target: COPY / floor <= 1.3.
-
-| step | median | all runs |
-|---|---|---|
-| floor: list + read the lines | {load["floor_seconds"]:.2f} s | {load["all_floor_seconds"]} |
-| localsnow's read + parse (`jsonl.read`: floor + one `TRY_CAST(line AS JSON)`) \
-| {load["read_and_classify_seconds"]:.2f} s | {load["all_read_and_classify_seconds"]} |
-| COPY statement | {load["copy_seconds"]:.2f} s | {load["all_copy_seconds"]} |
-| (DELETE before it / COMMIT after it) | {load["delete_seconds"]:.2f} s / {load["commit_seconds"]:.2f} s | |
-
-**Ratio: {load["ratio"]:.2f}** (target <= {load["target_ratio"]}: {_verdict(load["ratio"] <= load["target_ratio"])}).
-"""
-    if load["ratio"] > load["target_ratio"]:
-        text += f"""
-Where the COPY's time goes: reading the lines {load["floor_seconds"]:.1f} s (the floor), parsing each line once
-as JSON {classify:.1f} s, and {rest:.1f} s for the rest: the `INSERT ... SELECT` that writes six columns per row
-into the persistent raw table (zstd-compressed), and the load history. All of it is the local emulator
-(`devstack/localsnow/jsonl.py`, `copy_transform.py`), not the project's SQL or the task: in Snowflake the same
-COPY is spread over the warehouse's threads and files. The emulator already parses each line once and keeps only
-the parsed value (the earlier version parsed twice and stored the text: ratio 4.03 on 2026-11-21 03:49); what is
-left is the JSON parse and the write, which no loader of JSON into a table avoids. Measuring the COPY on real
-Snowflake is the figure that matters for production; this one says the emulator adds
-{(rest + classify) * 1e6 / max(load["lines"], 1):.1f} s per million events on top of reading them.
-"""
-    return text
+def _load_context(load: dict[str, Any], land_load_hours: dict[str, Any]) -> dict[str, Any]:
+    parse_seconds = load["read_and_classify_seconds"] - load["floor_seconds"]
+    rest_seconds = load["copy_seconds"] - load["read_and_classify_seconds"]
+    large_bytes = land_load_hours.get("large_bytes")
+    return {
+        **load,
+        "large_mb": large_bytes / 1e6 if large_bytes else None,
+        "verdict": _verdict(load["ratio"] <= load["target_ratio"]),
+        "over_target": load["ratio"] > load["target_ratio"],
+        "parse_seconds": parse_seconds,
+        "rest_seconds": rest_seconds,
+        "added_seconds_per_million_events": (rest_seconds + parse_seconds) * 1e6 / max(load["lines"], 1),
+    }
 
 
-def _memory_section(memory: dict[str, Any]) -> str:
-    rows = [
-        [label, f"{v['rows_loaded']:,}", f"{v['peak_rss_bytes'] / MIB:.0f} MiB", f"{v['seconds']:.1f} s"]
+def _memory_context(memory: dict[str, Any]) -> dict[str, Any]:
+    sizes = [
+        {
+            "label": label,
+            "rows_loaded": v["rows_loaded"],
+            "peak_mib": v["peak_rss_bytes"] / MIB,
+            "seconds": v["seconds"],
+        }
         for label, v in memory["sizes"].items()
     ]
-    return f"""## Worker memory
-
-The COPY step of the `load_partition` task (an `S3Hook`, then `include.event_log.ingest.copy_hour`) run in a child
-process against the running local S3 and Snowflake, with the hour's listing as the task makes it; peak RSS is
-the child's own `VmHWM` (/proc/self/status, read as its last act; not `ru_maxrss`, which on Linux carries the
-parent's high-water mark across fork and exec, and the parent has just read the large hour). The same child
-doing only the imports and building the hooks peaks at {memory["imports_only_peak_rss_bytes"] / MIB:.0f} MiB:
-most of the peak is the Python process itself. The data never passes through the worker (the warehouse reads
-the stage), so the peak should not grow with the hour. Target: ratio <= {memory["target_ratio"]}.
-
-{_table(["hour", "rows loaded", "peak RSS", "wall time"], rows)}
-
-**Ratio: {memory["ratio"]:.2f}** ({_verdict(memory["ratio"] <= memory["target_ratio"])}).
-"""
+    return {
+        "imports_only_peak_mib": memory["imports_only_peak_rss_bytes"] / MIB,
+        "sizes": sizes,
+        "ratio": memory["ratio"],
+        "target_ratio": memory["target_ratio"],
+        "verdict": _verdict(memory["ratio"] <= memory["target_ratio"]),
+    }
 
 
-def _waiting_section(waiting: dict[str, Any]) -> str:
-    return f"""## Waiting cost
-
-`airflow backfill create` over {waiting["hours_requested"]} hours nobody has committed yet
-(`--max-active-runs {waiting["hours_requested"]}`), so each run's `wait_for_commit` defers to the triggerer.
-{waiting["hours_waiting"]} hours were waiting {waiting["seconds_until_all_waiting"]:.0f} s later (each run first
-needs a worker slot for `hours_to_load` and for the sensor's first poke). Then, sampled 5 times over 10 s: task
-instances running or queued in any DAG (= worker slots in use) {waiting["worker_slots_in_use_samples"]}; the
-triggerer's process group RSS (from /proc, the `airflow triggerer` process and its trigger runner) went from
-{waiting["triggerer_rss_before_bytes"] / MIB:.0f} MiB to {waiting["triggerer_rss_after_bytes"] / MIB:.0f} MiB:
-**+{waiting["triggerer_extra_bytes"] / MIB:.1f} MiB** for {waiting["hours_waiting"]} waiting hours
-(~{waiting["triggerer_extra_bytes_per_hour"] / 1024:.0f} KiB each, the first trigger's imports included).
-Target: 0 worker slots ({_verdict(waiting["worker_slots_in_use"] == waiting["target_slots"])}).
-"""
+def _waiting_context(waiting: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **waiting,
+        "triggerer_before_mib": waiting["triggerer_rss_before_bytes"] / MIB,
+        "triggerer_after_mib": waiting["triggerer_rss_after_bytes"] / MIB,
+        "triggerer_extra_mib": waiting["triggerer_extra_bytes"] / MIB,
+        "triggerer_extra_kib_per_hour": waiting["triggerer_extra_bytes_per_hour"] / 1024,
+        "verdict": _verdict(waiting["worker_slots_in_use"] == waiting["target_slots"]),
+    }
 
 
-def _freshness_section(fresh: dict[str, Any]) -> str:
-    rows = [
-        [hour[:16].replace("T", " ")]
-        + [_fmt(t["stages_seconds"][k], " s") for k in STAGES]
-        + [_fmt(t["loaded_seconds"], " s"), _fmt(t["end_to_end_seconds"], " s")]
-        + [f"{t['model_tasks_done']}/{t['model_tasks']}"]
+def _freshness_context(fresh: dict[str, Any]) -> dict[str, Any]:
+    hours = [
+        {
+            "label": hour[:16].replace("T", " "),
+            "stages_seconds": [t["stages_seconds"][stage] for stage in STAGES],
+            "loaded_seconds": t["loaded_seconds"],
+            "end_to_end_seconds": t["end_to_end_seconds"],
+            "model_tasks_done": t["model_tasks_done"],
+            "model_tasks": t["model_tasks"],
+        }
         for hour, t in fresh["per_hour"].items()
     ]
-    medians = fresh["stage_median_seconds"]
-    totals = [_fmt(fresh["median_loaded_seconds"], " s"), _fmt(fresh["median_end_to_end_seconds"], " s"), ""]
-    rows.append(["**median**"] + [_fmt(medians.get(k), " s") for k in STAGES] + totals)
     split = fresh.get("build_split_median_seconds") or {}
     unfinished = fresh["unfinished_at_least_seconds"]
-    bound = (
-        f" The other hours had not finished after {min(unfinished):.0f} s or more: the median over all"
-        f" {fresh['hours']} hours is at least {fresh['median_end_to_end_at_least_seconds']:.0f} s."
-        if unfinished
-        else ""
-    )
-    return f"""## Freshness latency
-
-{fresh.get("hours_committed", fresh["hours"])} of the waiting hours get their `_SUCCESS`, one after the other, each
-once the previous hour's run has finished (one hour in the pipeline at a time, as hourly arrivals give). From the
-`_SUCCESS` write to the run's last model task, split by the task instances' end times into consecutive stages, each
-with the scheduling gap before its task: **sensor detection** (-> `wait_for_commit` done: the trigger's poll, 5 s
-here, 60 s by default in production), **load_partition** (list, COPY, record the hour change, refresh the external
-table), **check_hour**, **build** (-> `dbt_models.build` done: the pool's slot, one `dbt build` of the pending
-hours), **models** (-> the last per-model task done). Box {fresh["box_seconds"]} s; an hour not modeled in it shows
-n/a. Target: median under {fresh["target_median_seconds"]} s.
-
-{_table(["hour", *STAGES, "loaded", "end to end", "model tasks"], rows)}
-
-**Median end to end {_fmt(fresh["median_end_to_end_seconds"], " s")}**, max
-{_fmt(fresh["max_end_to_end_seconds"], " s")} over the {fresh["hours_modeled_in_box"]} hour(s) modeled in the
-box.{bound} Loaded and checked: median {_fmt(fresh["median_loaded_seconds"], " s")}. The build stage (medians):
-`check_hour` done -> build task started {_fmt(split.get("until_build_starts"), " s")}, the build task running
-{_fmt(split.get("build_running"), " s")}.
-"""
+    return {
+        "hours_committed": fresh.get("hours_committed", fresh["hours"]),
+        "hours_total": fresh["hours"],
+        "box_seconds": fresh["box_seconds"],
+        "target_median_seconds": fresh["target_median_seconds"],
+        "hours": hours,
+        "stage_median_seconds": [fresh["stage_median_seconds"].get(stage) for stage in STAGES],
+        "median_loaded_seconds": fresh["median_loaded_seconds"],
+        "median_end_to_end_seconds": fresh["median_end_to_end_seconds"],
+        "max_end_to_end_seconds": fresh["max_end_to_end_seconds"],
+        "hours_modeled_in_box": fresh["hours_modeled_in_box"],
+        # An hour still in dbt when the box closed: the shortest time it was seen unfinished, and the bound it puts
+        # on the median over every hour.
+        "unfinished_for_at_least_seconds": min(unfinished) if unfinished else None,
+        "median_end_to_end_at_least_seconds": fresh["median_end_to_end_at_least_seconds"],
+        "until_build_starts_seconds": split.get("until_build_starts"),
+        "build_running_seconds": split.get("build_running"),
+    }
 
 
-def _backfill_section(title: str, backfill: dict[str, Any], oracle: dict[str, Any] | None) -> str:
-    b = backfill
-    oracle_rows = [
-        [f"`{model}`", f"{v['rows']:,}", f"{v['expected']:,}", str(v["differing"])]
+def _backfill_context(name: str, backfill: dict[str, Any], oracle: dict[str, Any] | None) -> dict[str, Any]:
+    models = [
+        {"name": model, "rows": v["rows"], "expected": v["expected"], "differing": v["differing"]}
         for model, v in (oracle or {}).get("models", {}).items()
     ]
-    oracle_text = (
-        f"Models against the oracle (every hour the raw table holds, computed from its files in S3):"
-        f" **{_verdict(oracle['equal'])}**.\n\n" + _table(["model", "rows", "expected", "differing rows"], oracle_rows)
-        if oracle
-        else "Models against the oracle: not compared (crashed or skipped)."
-    )
-    return f"""## {title}
-
-`airflow backfill create` over {b["hours"]} committed hours (`--max-active-runs {b["max_active_runs"]}
---reprocess-behavior completed`, {b["backfill_create_attempts"]} attempt(s)), followed for at most
-{b["box_seconds"]} s ({b["observed_seconds"]:.0f} s observed). An hour is loaded when its `check_hour` is done and
-modeled when its run's last model task is done; `dbt_models.build` models every pending changed hour at once, so
-a backfill needs a few builds (rows of `EVENT_LOG_MODEL_BUILDS` with STATUS success started since the backfill
-began).
-
-| figure | value |
-|---|---|
-| first `load_partition` done / first hour loaded after `backfill create` \
-| {_fmt(b["first_load_done_seconds"], " s")} / {_fmt(b["first_hour_loaded_seconds"], " s")} |
-| hours loaded; minutes to load all; hours per minute \
-| {b["hours_loaded"]}/{b["hours"]}; {_fmt(b["minutes_to_load_all"], " min", 2)}; \
-{_fmt(b["load_hours_per_minute"], "", 2)} |
-| hours modeled; minutes to model all; **hours per minute** \
-| {b["hours_modeled"]}/{b["hours"]}; {_fmt(b["minutes_to_model_all"], " min", 2)}; \
-**{_fmt(b["modeled_hours_per_minute"], "", 2)}** (target >= {b["target_hours_per_minute"]}) |
-| dbt builds (success) and the hours they modeled; failed builds | {b["dbt_builds"]}, {b["dbt_build_hours"]} hours; \
-{b["dbt_builds_failed"]} |
-| runs failed / unfinished when the box closed | {b["runs_failed"]} / {b["runs_unfinished"]} |
-
-{oracle_text}
-"""
+    return {
+        **backfill,
+        "name": name,
+        "chart": f"{name}.png",
+        "oracle": {"verdict": _verdict(oracle["equal"]), "models": models} if oracle else None,
+    }
 
 
-def _modes_section(results: dict[str, Any]) -> str:
+def _side_by_side_context(results: dict[str, Any]) -> dict[str, Any]:
     """The live figures of the embedded and the production-shaped stack, side by side."""
     production = results["production"]
     modes = {"embedded": results, "production-shaped": production}
@@ -450,108 +374,67 @@ def _modes_section(results: dict[str, Any]) -> str:
             figure(f"{name}: dbt builds", (name, "dbt_builds"), "", 0),
             figure(f"{name}: models equal the oracle", (f"{name}_oracle", "equal")),
         ]
-    budget = results.get("settings", {}).get("production_budget_seconds", "?")
-    seconds = ", ".join(f"{name} {s:.0f}" for name, s in production.get("section_seconds", {}).items())
-    return f"""## Embedded and production-shaped stack, side by side
+    return {
+        "budget_seconds": results.get("settings", {}).get("production_budget_seconds", "?"),
+        "rows": rows,
+        "section_seconds": production.get("section_seconds", {}),
+    }
 
-The live phases run twice with the same hours and sizes: on the embedded stack (what `make run` starts) and on the
-production-shaped one (`DEVSTACK_MODE=production`: PostgreSQL, the Celery executor with its own Redis, two workers
-of 2 slots, the same 4 slots in all), whose waiting, freshness and first backfill share
-BENCH_PRODUCTION_BUDGET_SECONDS ({budget} s): compare rates, not counts inside a box.
 
-{_table(["figure", "embedded", "production-shaped"], rows)}
+def report_context(results: dict[str, Any], charts: list[str]) -> dict[str, Any]:
+    """Everything bench/report.md.j2 shows, computed from the results: figures, comparisons with the targets,
+    verdicts. A section whose results are missing is None (the template leaves it out)."""
+    meta = results["meta"]
+    settings = results.get("settings", {})
+    setting_names = (
+        "backfill_hours", "budget_seconds", "long_backfill_hours", "long_events_per_hour",
+        "long_backfill_box_seconds", "backfill_max_active_runs",
+    )  # fmt: skip
+    return {
+        "meta": meta,
+        "machine": meta["machine"],
+        "command": meta["command"].split("(", 1)[1].rstrip(")"),
+        "versions": [(name, version) for name, version in meta["versions"].items() if version],
+        "total_minutes": results.get("total_seconds", 0) / 60,
+        "figures": [list(row) for row in figures(results) + production_figures(results)],
+        "errors": list(results.get("errors") or {}),
+        "charts": charts,
+        "stages": STAGES,
+        "parse": _parse_context(results["parse"]) if "parse" in results else None,
+        "load": (
+            _load_context(results["load_efficiency"], results.get("land_load_hours", {}))
+            if "load_efficiency" in results
+            else None
+        ),
+        "memory": _memory_context(results["worker_memory"]) if "worker_memory" in results else None,
+        "freshness": _freshness_context(results["freshness"]) if "freshness" in results else None,
+        "backfills": [
+            _backfill_context(name, results[name], results.get(f"{name}_oracle"))
+            for name in ("backfill", "long_backfill")
+            if name in results
+        ],
+        "waiting": _waiting_context(results["waiting"]) if "waiting" in results else None,
+        "side_by_side": _side_by_side_context(results) if results.get("production") else None,
+        "settings": {name: settings.get(name, "?") for name in setting_names},
+        "section_seconds": results.get("section_seconds", {}),
+        "matplotlib_pin": MATPLOTLIB_PIN,
+    }
 
-Seconds per phase on the production-shaped stack: {seconds}.
-"""
+
+@cache
+def _template() -> jinja2.Template:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    environment.filters["fmt"] = _fmt
+    environment.filters["thousands"] = lambda value: f"{value:,.0f}"
+    return environment.get_template(TEMPLATE)
 
 
 def readme(results: dict[str, Any], charts: list[str]) -> str:
-    meta = results["meta"]
-    machine = meta["machine"]
-    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v)
-    rows = [list(row) for row in figures(results) + production_figures(results)]
-    parts = [
-        f"""# Benchmark
-
-`make bench` ({meta["command"].split("(", 1)[1].rstrip(")")}) measures the pipeline on a dedicated local stack
-(its own temporary var directory; the developer's `var/` is untouched) and writes `bench/results.json` (every
-number below, and more) and this file. A missed target is reported, never an error: the command fails only if
-something crashed. `python -m bench.parse_time` runs the parse part alone.
-
-- **Date**: {meta["date"]} (git {meta["git_commit"]})
-- **Machine**: {machine["cpu"]}, {machine["cores"]} cores, {machine["memory_gib"]} GiB RAM, {machine["os"]}; load
-  average when the run started {machine["load_average_at_start"]} (the machine was not reserved for the run)
-- **Versions**: {versions}
-- **Command**: `cd /work/main && make bench`; total {results.get("total_seconds", 0) / 60:.1f} min
-
-## Figures
-
-{_table(["figure", "measured", "target", "verdict"], rows)}
-""",
-    ]
-    if results.get("errors"):
-        parts.append(
-            "**Crashed sections** (tracebacks in results.json): " + ", ".join(f"`{n}`" for n in results["errors"])
-        )
-    if "parse" in results:
-        parts.append(_parse_section(results["parse"]))
-    if "load_efficiency" in results:
-        load = dict(results["load_efficiency"])
-        sizes = results.get("land_load_hours", {})
-        if sizes.get("large_bytes"):
-            load["bytes_mb"] = f"{sizes['large_bytes'] / 1e6:,.0f}"
-        parts.append(_load_section(load))
-        if "load_efficiency.png" in charts:
-            parts.append("![load efficiency](load_efficiency.png)\n")
-    if "worker_memory" in results:
-        parts.append(_memory_section(results["worker_memory"]))
-    if "freshness" in results:
-        parts.append(_freshness_section(results["freshness"]))
-        if "freshness.png" in charts:
-            parts.append("![freshness](freshness.png)\n")
-    for name in ("backfill", "long_backfill"):
-        if name in results:
-            title = f"Backfill of {results[name]['hours']} hours"
-            parts.append(_backfill_section(title, results[name], results.get(f"{name}_oracle")))
-            if f"{name}.png" in charts:
-                parts.append(f"![{name}]({name}.png)\n")
-    if "waiting" in results:
-        parts.append(_waiting_section(results["waiting"]))
-    if results.get("production"):
-        parts.append(_modes_section(results))
-    settings = results.get("settings", {})
-    phases = ", ".join(f"{name} {seconds:.0f}" for name, seconds in results.get("section_seconds", {}).items())
-    parts.append(f"""## How the run is laid out, and what it does not measure
-
-In order: parse (no stack); local stack up (`devstack.stack` with `DEVSTACK_VAR_DIR` in a temporary directory; the
-DAG's start date is the next hour, so every run is a backfill run); Snowflake objects through the
-`snowflake_objects` DAG; the load hours landed by `devstack.simulator` (the Flink stand-in), load efficiency and
-worker memory while the scheduler has nothing to run, then those hours removed; the live hours landed; waiting,
-freshness and the {settings.get("backfill_hours", "?")}-hour backfill on the live stack, time-boxed to fit a measuring
-budget of {settings.get("budget_seconds", "?")} s; the {settings.get("long_backfill_hours", "?")}-hour backfill
-({settings.get("long_events_per_hour", "?")} events an hour, so that the oracle's rows fit in memory) in a box of
-{settings.get("long_backfill_box_seconds", "?")} s; after each backfill its unfinished runs stopped and the models
-compared; the stack stopped (always, also on errors or Ctrl-C). The sizes come from
-`BENCH_*` environment variables (see `bench/run.py`). Seconds per phase: {phases}.
-Two settings differ from the local stack's defaults, passed to its components through the environment: the runs'
-deadline grace (`EVENT_LOG_DEADLINE_GRACE_SECONDS`), because the benchmark's hours are days old and their deadline
-alerts, all past, could fire at once; and `AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE`
-(the most runs active at once + 8; backfills run with `--max-active-runs`
-{settings.get("backfill_max_active_runs", "?")}). The scheduler examines at most that many running runs per loop
-(default 20), a backfill's runs in backfill order first, so at the default a backfill with more than 20 active runs
-never starts its later runs until earlier ones finish: in a first run of this benchmark only 20 of 24 uncommitted
-hours reached `wait_for_commit` in 240 s, the other 4 runs had not started a task. A deployment that backfills more
-than 20 hours at once needs the same setting (or `--max-active-runs` of at most 20).
-
-The local stack is the emulator (moto for S3, fakesnow + DuckDB for Snowflake) on loopback, sharing the 2 cores
-with Airflow's scheduler, dag-processor, triggerer, api-server and the tasks: COPY and dbt times are the
-emulator's, not Snowflake's, and everything runs slower while other work shares the machine (see the load average
-above). The figures compare the pipeline with itself on this machine; they are not production latencies.
-""")
-    if not charts:
-        parts.append(
-            f"Charts are skipped: matplotlib is not installed. With `{MATPLOTLIB_PIN}` in requirements-dev.txt "
-            "(then `make lock`), the same run also writes freshness.png, backfill.png, long_backfill.png and "
-            "load_efficiency.png.\n"
-        )
-    return "\n".join(parts)
+    return _template().render(report_context(results, charts))

@@ -1,0 +1,121 @@
+"""bench/README.md rendered from bench/report.md.j2: the template's conditionals, for a target met and missed."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import report
+
+META = {
+    "date": "2026-11-21T05:19:52+00:00",
+    "command": "make bench  (.venv/bin/python -m bench.run)",
+    "machine": {"cpu": "AMD EPYC", "cores": 2, "memory_gib": 23.5, "os": "Linux", "load_average_at_start": [1.5]},
+    "versions": {"python": "3.11.7", "duckdb": None},
+    "git_commit": "abc1234",
+}
+
+
+def results(copy_seconds: float, equal: bool | None, modeled_per_minute: float = 30.0) -> dict:
+    """A load efficiency measurement (floor 4 s, target 1.3 x floor) and a backfill (target 30 hours modeled a
+    minute) with its oracle (compared and equal, compared and different, or not compared)."""
+    backfill = {
+        "hours": 24, "max_active_runs": 24, "box_seconds": 400, "observed_seconds": 120.4,
+        "backfill_create_attempts": 1, "hours_loaded": 24, "hours_modeled": 24, "runs_unfinished": 0,
+        "runs_failed": 0, "first_load_done_seconds": 20.0, "first_hour_loaded_seconds": 25.04,
+        "minutes_to_load_all": 1.5, "minutes_to_model_all": 2.0, "load_hours_per_minute": 16.0,
+        "modeled_hours_per_minute": modeled_per_minute, "dbt_builds": 3, "dbt_build_hours": 24, "dbt_builds_failed": 0,
+        "target_hours_per_minute": 30,
+    }  # fmt: skip
+    load = {
+        "files": 8, "lines": 1_000_000, "repeats": 2, "floor_seconds": 4.0, "read_and_classify_seconds": 4.5,
+        "copy_seconds": copy_seconds, "delete_seconds": 0.01, "commit_seconds": 0.07,
+        "ratio": round(copy_seconds / 4.0, 2), "target_ratio": 1.3, "all_floor_seconds": [4.0, 4.0],
+        "all_read_and_classify_seconds": [4.5, 4.5], "all_copy_seconds": [copy_seconds, copy_seconds],
+    }  # fmt: skip
+    oracle = {"equal": equal, "models": {"fct_events": {"rows": 2400, "expected": 2400 + (not equal), "differing": 1}}}
+    return {
+        "meta": META,
+        "settings": {"backfill_hours": 24},
+        "errors": {},
+        "section_seconds": {"load_efficiency": 30.2, "backfill": 120.6},
+        "load_efficiency": load,
+        "backfill": backfill,
+        **({"backfill_oracle": oracle} if equal is not None else {}),
+        "total_seconds": 600,
+    }
+
+
+def lines_of(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def test_target_met():
+    text = report.readme(results(copy_seconds=5.0, equal=True), charts=["load_efficiency.png", "backfill.png"])
+    lines = lines_of(text)
+    assert (
+        "| Load efficiency: COPY / floor, 1,000,000 events in 8 files | 1.25 (5.0 s / 4.0 s) | <= 1.3 | met |" in lines
+    )
+    assert "**Ratio: 1.25** (target <= 1.3: met)." in lines
+    assert "Where the COPY's time goes" not in text
+    assert "![load efficiency](load_efficiency.png)" in lines
+    assert (
+        "Models against the oracle (every hour the raw table holds, computed from its files in S3): **met**." in lines
+    )
+    assert "| `fct_events` | 2,400 | 2,400 | 1 |" in lines
+    assert "![backfill](backfill.png)" in lines
+    assert "pace met, builds met, models met" in text
+    assert (
+        "| hours modeled; minutes to model all; **hours per minute** | 24/24; 2.00 min; **30.00** (target >= 30) |"
+        in lines
+    )
+    assert "- **Versions**: python 3.11.7" in lines
+    assert "**Crashed sections**" not in text
+    assert "Charts are skipped" not in text
+    assert text.endswith("they are not production latencies.\n")
+
+
+def test_target_missed():
+    text = report.readme(results(copy_seconds=8.0, equal=False, modeled_per_minute=12.0), charts=[])
+    lines = lines_of(text)
+    assert (
+        "| Load efficiency: COPY / floor, 1,000,000 events in 8 files | 2.00 (8.0 s / 4.0 s) | <= 1.3 | MISSED |"
+        in lines
+    )
+    assert "**Ratio: 2.00** (target <= 1.3: MISSED)." in lines
+    # (copy - floor) = 4 s over a million events: 0.5 s parsing, 3.5 s for the rest.
+    assert "Where the COPY's time goes: reading the lines 4.0 s (the floor), parsing each line once" in lines
+    assert "as JSON 0.5 s, and 3.5 s for the rest: the `INSERT ... SELECT` that writes six columns per row" in lines
+    assert "4.0 s per million events on top of reading them." in lines
+    assert (
+        "Models against the oracle (every hour the raw table holds, computed from its files in S3): **MISSED**."
+        in lines
+    )
+    assert "| `fct_events` | 2,400 | 2,401 | 1 |" in lines
+    assert "pace MISSED, builds met, models MISSED" in text
+    assert (
+        "| hours modeled; minutes to model all; **hours per minute** | 24/24; 2.00 min; **12.00** (target >= 30) |"
+        in lines
+    )
+    assert "![" not in text
+    assert lines[-1].startswith("Charts are skipped: matplotlib is not installed. With `matplotlib==")
+    assert text.endswith("long_backfill.png and load_efficiency.png.\n")
+
+
+@pytest.mark.parametrize("errors", [{}, {"waiting": "Traceback ...", "stop": "Traceback ..."}])
+def test_sections_without_results_are_left_out(errors):
+    minimal = {"meta": META, "settings": {}, "errors": errors}
+    lines = lines_of(report.readme(minimal, charts=[]))
+    titles = [line for line in lines if line.startswith("## ")]
+    assert titles == ["## Figures", "## How the run is laid out, and what it does not measure"]
+    assert "Models against the oracle: not compared (crashed or skipped)." not in lines
+    crashed = "**Crashed sections** (tracebacks in results.json): `waiting`, `stop`"
+    if errors:
+        # Right under the figures table, the next section's title on the line after it.
+        assert lines[lines.index(crashed) + 1] == "## How the run is laid out, and what it does not measure"
+    else:
+        assert crashed not in lines
+
+
+def test_backfill_not_compared():
+    lines = lines_of(report.readme(results(copy_seconds=5.0, equal=None), charts=[]))
+    assert "Models against the oracle: not compared (crashed or skipped)." in lines
