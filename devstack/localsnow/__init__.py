@@ -6,8 +6,9 @@ SQL runs unchanged on Snowflake and locally:
 - persistence of everything in a data directory across restarts (persistence.py);
 - S3 stages read from the local S3 through an fsspec filesystem registered on DuckDB (storage.py);
 - external tables with CREATE / ALTER ... REFRESH / DROP (external_tables.py);
-- COPY INTO from JSON-lines files with a transformation, METADATA$ columns, ON_ERROR and VALIDATE
-  (copy_transform.py, jsonl.py);
+- COPY INTO from JSON-lines files with a transformation, METADATA$ columns and ON_ERROR = ABORT_STATEMENT
+  (the default) or CONTINUE, what the package's COPY uses (copy_transform.py, jsonl.py); not SKIP_FILE
+  nor TABLE(VALIDATE(...)), which are refused with an error saying so;
 - NULL timestamps returned as NULL (null_timestamps.py);
 - what managing the declared objects reads and changes: stage properties, ALTER / DESCRIBE STAGE and ALTER FILE
   FORMAT (stages.py), table and column comments in SHOW TABLES / DESCRIBE TABLE (table_comments.py), SHOW /

@@ -1,4 +1,4 @@
-"""COPY INTO <table> from an S3 stage of JSON-lines files, with or without a transformation, and VALIDATE.
+"""COPY INTO <table> from an S3 stage of JSON-lines files, with or without a transformation.
 
 fakesnow's COPY reads JSON with `read_json_objects` and knows neither `METADATA$FILENAME` /
 `METADATA$FILE_ROW_NUMBER`, nor ON_ERROR other than ABORT_STATEMENT, nor where a bad line is. Here:
@@ -6,12 +6,17 @@ fakesnow's COPY reads JSON with `read_json_objects` and knows neither `METADATA$
 1. the files are resolved like Snowflake does (FILES relative to the FROM path, else every file under it that
    fully matches PATTERN; files already loaded are skipped unless FORCE = TRUE);
 2. their lines land in session temp tables (see jsonl.py), all read by DuckDB, gzip included;
-3. ON_ERROR decides before anything is written: ABORT_STATEMENT raises naming the file and line, so a
-   transaction the COPY runs in stays usable and unchanged; CONTINUE / SKIP_FILE[_n[%]] drop what they must;
+3. ON_ERROR decides before anything is written: ABORT_STATEMENT (the default) raises naming the file and
+   line, so a transaction the COPY runs in stays usable and unchanged; CONTINUE loads the valid lines;
 4. the COPY's SELECT, Snowflake SQL with `$1` read as `VALUE`, goes through fakesnow's own transform pipeline
    into one `INSERT ... SELECT` over the valid lines, inside the session's transaction;
-5. the result is Snowflake's one row per file, and the rejected lines are kept for
-   `SELECT * FROM TABLE(VALIDATE(t, JOB_ID => '_last' | '<query id>'))`.
+5. the result is Snowflake's one row per file: lines parsed and loaded, errors seen, the first error with its
+   line and character.
+
+Only ON_ERROR = ABORT_STATEMENT and CONTINUE are implemented (the package's COPY uses CONTINUE): SKIP_FILE,
+SKIP_FILE_n and SKIP_FILE_n% are refused with an error naming the option. No rejected lines are kept, so a
+query of `TABLE(VALIDATE(...))` is refused too (statements.py); the package keeps its rejected lines itself
+(include/event_log/rejects.py).
 
 Statements this module does not handle (another file format, an internal stage, a URL source) are left to
 fakesnow unchanged.
@@ -21,16 +26,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-import math
 import re
-import threading
 import time
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 from sqlglot import exp
 
 from devstack.localsnow import fakesnow_bridge as bridge
@@ -38,7 +38,6 @@ from devstack.localsnow import jsonl, storage
 from devstack.localsnow.fakesnow_bridge import ProgrammingError
 
 if TYPE_CHECKING:
-    from fakesnow.conn import FakeSnowflakeConnection
     from fakesnow.cursor import FakeSnowflakeCursor
 
 log = logging.getLogger(__name__)
@@ -54,21 +53,6 @@ RESULT_COLUMNS = (
     ("first_error_line", "BIGINT"),
     ("first_error_character", "BIGINT"),
     ("first_error_column_name", "VARCHAR"),
-)
-VALIDATE_VIEW = "_LOCALSNOW_VALIDATE"
-VALIDATE_COLUMNS = (
-    ("ERROR", pa.string()),
-    ("FILE", pa.string()),
-    ("LINE", pa.int64()),
-    ("CHARACTER", pa.int64()),
-    ("BYTE_OFFSET", pa.int64()),
-    ("CATEGORY", pa.string()),
-    ("CODE", pa.int64()),
-    ("SQL_STATE", pa.string()),
-    ("COLUMN_NAME", pa.string()),
-    ("ROW_NUMBER", pa.int64()),
-    ("ROW_START_LINE", pa.int64()),
-    ("REJECTED_RECORD", pa.string()),
 )
 
 
@@ -86,20 +70,6 @@ class CopyStatement:
     format_options: dict[str, Any] = field(default_factory=dict)
     on_error: str = "ABORT_STATEMENT"
     force: bool = False
-
-
-@dataclass
-class Job:
-    """The rejected lines of one COPY, for VALIDATE."""
-
-    query_id: str | None
-    table: tuple[str, str, str]
-    rejected: list[dict[str, Any]]
-
-
-# Per session: its last COPY jobs, newest last (forgotten with the session). Sessions run in server threads.
-_jobs: weakref.WeakKeyDictionary[FakeSnowflakeConnection, list[Job]] = weakref.WeakKeyDictionary()
-_jobs_lock = threading.Lock()
 
 
 def copy_into(cursor: FakeSnowflakeCursor, expression: exp.Copy) -> bool:
@@ -121,20 +91,15 @@ def copy_into(cursor: FakeSnowflakeCursor, expression: exp.Copy) -> bool:
             jsonl.read(con, files, compression)
             counts = jsonl.counts(con)
             bad = jsonl.bad_lines(con)
-            _remember_job(cursor, None, statement.table, files, bad)
             if bad and statement.on_error == "ABORT_STATEMENT":
                 raise jsonl.parse_error(files[bad[0].file_index], bad[0])
-            skipped = _skipped_files(statement.on_error, counts, bad)
-            if skipped:
-                con.execute(f"DELETE FROM {jsonl.LINES} WHERE list_contains(?, file_index)", [sorted(skipped)])
             with bridge.duckdb_errors(f"COPY INTO {'.'.join(statement.table)}"):
                 con.execute(_insert_sql(cursor, statement))
-            results = _results(statement, files, counts, bad, skipped)
+            results = _results(statement, files, counts, bad)
             _record_load_history(con, statement.table, results)
         finally:
             jsonl.drop(con)
     bridge.rows_result(cursor, RESULT_COLUMNS, results)
-    _jobs_of(cursor)[-1].query_id = cursor.sfqid
     loaded = sum(r[3] for r in results)
     log.info(
         "COPY INTO %s: %d file(s), %d row(s) loaded, %d error(s), %.2fs",
@@ -144,38 +109,6 @@ def copy_into(cursor: FakeSnowflakeCursor, expression: exp.Copy) -> bool:
         sum(r[5] for r in results),
         time.monotonic() - started,
     )
-    return True
-
-
-def validate(cursor: FakeSnowflakeCursor, expression: exp.Select, run_snowflake_sql: Callable[[str], Any]) -> bool:
-    """`... FROM TABLE(VALIDATE(t, JOB_ID => '_last' | '<query id>'))`: the rejected lines of that COPY."""
-    call = validate_call(expression)
-    if call is None:
-        return False
-    conn = bridge.session(cursor)
-    args = call.expressions
-    table_arg = args[0] if args else None
-    job_id = next(
-        (a.expression.name for a in args if isinstance(a, exp.Kwarg) and a.this.name.upper() == "JOB_ID"), None
-    )
-    if not isinstance(table_arg, exp.Column | exp.Table) or not job_id:
-        raise ProgrammingError(msg="VALIDATE needs a table and JOB_ID => '...'", errno=1003, sqlstate="42000")
-    table = bridge.qualified_name(exp.to_table(table_arg.sql(dialect="snowflake")), conn.database, conn.schema)
-    jobs = [j for j in _jobs_of(cursor) if j.table == table]
-    job = jobs[-1] if job_id == "_last" and jobs else next((j for j in jobs if j.query_id == job_id), None)
-    if job is None:
-        raise ProgrammingError(
-            msg=f"Invalid argument: no COPY into {'.'.join(table)} with JOB_ID '{job_id}' in this session",
-            errno=2108,
-            sqlstate="22023",
-        )
-    rows = pa.Table.from_pylist(job.rejected, schema=pa.schema(VALIDATE_COLUMNS))
-    # A registered view is session-local and outside transactions; it stays until the next VALIDATE so
-    # that the server can still describe the result after the statement ran.
-    bridge.duck(cursor).register(VALIDATE_VIEW, rows)
-    rewritten = expression.copy()
-    rewritten.find(exp.TableFromRows).replace(exp.to_table(VALIDATE_VIEW))
-    run_snowflake_sql(rewritten.sql(dialect="snowflake"))
     return True
 
 
@@ -227,7 +160,14 @@ def _parse(cursor: FakeSnowflakeCursor, expression: exp.Copy) -> CopyStatement |
     _, statement.stage_url = bridge.stage_url(con, _stage_name(statement), conn.database, conn.schema)
     if not statement.stage_url.startswith("s3://"):
         return None
-    if not re.fullmatch(r"ABORT_STATEMENT|CONTINUE|SKIP_FILE(_\d+%?)?", statement.on_error):
+    if re.fullmatch(r"SKIP_FILE(_\d+%?)?", statement.on_error):
+        raise ProgrammingError(
+            msg=f"COPY option ON_ERROR = {statement.on_error} is not implemented by the local Snowflake "
+            "(devstack.localsnow): it supports ON_ERROR = ABORT_STATEMENT and CONTINUE only",
+            errno=9999,
+            sqlstate="99999",
+        )
+    if statement.on_error not in ("ABORT_STATEMENT", "CONTINUE"):
         raise ProgrammingError(
             msg=f"Invalid value '{statement.on_error}' for property 'ON_ERROR'", errno=1008, sqlstate="22023"
         )
@@ -280,23 +220,9 @@ def _not_loaded_before(con: Any, table: tuple[str, str, str], files: list[storag
     return [f for f in files if f.url not in loaded]
 
 
-def _skipped_files(on_error: str, counts: dict[int, jsonl.FileCounts], bad: list[jsonl.BadLine]) -> set[int]:
-    """Files that ON_ERROR = SKIP_FILE[_n[%]] leaves out entirely."""
-    if not on_error.startswith("SKIP_FILE"):
-        return set()
-    errors: dict[int, int] = {}
-    for line in bad:
-        errors[line.file_index] = errors.get(line.file_index, 0) + 1
-    return {index for index, seen in errors.items() if seen >= _error_limit(on_error, counts[index].rows_parsed)}
-
-
 def _error_limit(on_error: str, rows_parsed: int) -> int:
-    if on_error == "CONTINUE":
-        return max(rows_parsed, 1)
-    if match := re.fullmatch(r"SKIP_FILE_(\d+)(%?)", on_error):
-        limit = int(match[1])
-        return max(math.ceil(rows_parsed * limit / 100), 1) if match[2] else limit
-    return 1  # ABORT_STATEMENT, SKIP_FILE
+    """The result's ERROR_LIMIT as Snowflake reports it: the lines parsed for CONTINUE, 1 for ABORT_STATEMENT."""
+    return max(rows_parsed, 1) if on_error == "CONTINUE" else 1
 
 
 def _insert_sql(cursor: FakeSnowflakeCursor, statement: CopyStatement) -> str:
@@ -338,7 +264,6 @@ def _results(
     files: list[storage.StagedFile],
     counts: dict[int, jsonl.FileCounts],
     bad: list[jsonl.BadLine],
-    skipped: set[int],
 ) -> list[tuple]:
     """Snowflake's COPY result: one row per file."""
     first_bad: dict[int, jsonl.BadLine] = {}
@@ -350,7 +275,7 @@ def _results(
     for index, file in enumerate(files):
         count = counts.get(index, jsonl.FileCounts(0, 0))
         errors = seen.get(index, 0)
-        loaded = 0 if index in skipped else count.rows_valid
+        loaded = count.rows_valid
         if errors == 0:
             status = "LOADED"
         elif loaded == 0:
@@ -384,49 +309,3 @@ def _record_load_history(con: Any, table: tuple[str, str, str], results: list[tu
         "INSERT INTO " + _load_history(database) + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(schema, r[0], name, now, r[1], r[3], r[2], r[6], r[7], r[8], r[9], r[5], r[4]) for r in results],
     )
-
-
-def _remember_job(
-    cursor: FakeSnowflakeCursor,
-    query_id: str | None,
-    table: tuple[str, str, str],
-    files: list[storage.StagedFile],
-    bad: list[jsonl.BadLine],
-) -> None:
-    rejected = []
-    for line in bad:
-        message, character = line.error()
-        rejected.append(
-            {
-                "ERROR": message,
-                "FILE": files[line.file_index].name,
-                "LINE": line.line,
-                "CHARACTER": character,
-                "BYTE_OFFSET": None,
-                "CATEGORY": "parsing",
-                "CODE": 100069,
-                "SQL_STATE": "22P02",
-                "COLUMN_NAME": None,
-                "ROW_NUMBER": line.line,
-                "ROW_START_LINE": line.line,
-                "REJECTED_RECORD": line.text,
-            }
-        )
-    jobs = _jobs_of(cursor)
-    jobs.append(Job(query_id, table, rejected))
-    del jobs[:-20]  # a session keeps its last 20 jobs
-
-
-def _jobs_of(cursor: FakeSnowflakeCursor) -> list[Job]:
-    with _jobs_lock:
-        return _jobs.setdefault(bridge.session(cursor), [])
-
-
-def validate_call(expression: exp.Select) -> exp.Anonymous | None:
-    table_function = expression.find(exp.TableFromRows)
-    if table_function is None:
-        return None
-    call = table_function.this
-    if isinstance(call, exp.Anonymous) and call.name.upper() == "VALIDATE":
-        return call
-    return None

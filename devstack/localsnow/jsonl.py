@@ -2,9 +2,10 @@
 
 Shared by COPY and external tables. Each line is kept with its file and 1-based line number, and parsed
 once: a valid line as its JSON value, any other line as its text (blank, or not JSON), so that a statement
-can refuse the whole load, skip bad lines, or report them (VALIDATE) without reading the files again. No
-Python touches the lines on the happy path: DuckDB reads the files through the registered S3 filesystem,
-gzip included.
+can refuse the whole load (COPY with ON_ERROR = ABORT_STATEMENT) or skip the bad lines and count them per
+file (COPY with ON_ERROR = CONTINUE, which also reports the first one's line and character; an external
+table's refresh) without reading the files again. No Python touches the lines on the happy path: DuckDB reads
+the files through the registered S3 filesystem, gzip included.
 
 As Snowflake does, a line that is not valid UTF-8, or longer than the reader takes, is one rejected line (the
 file goes on), never a failed statement; COMPRESSION = AUTO recognises gzip and zstd by their magic bytes, not

@@ -1,9 +1,10 @@
 """The one hook into fakesnow's statement execution: route the statements localsnow implements.
 
 `FakeSnowflakeCursor.execute` is wrapped. A statement localsnow implements (COPY of JSON from an S3 stage,
-CREATE / ALTER ... REFRESH / DROP EXTERNAL TABLE, TABLE(VALIDATE(...)); the catalog statements of stages.py,
-table_comments.py, external_table_catalog.py and grants.py) is run here; every other statement, and a COPY
-localsnow leaves alone, goes to fakesnow's own `execute` unchanged.
+CREATE / ALTER ... REFRESH / DROP EXTERNAL TABLE; the catalog statements of stages.py, table_comments.py,
+external_table_catalog.py and grants.py) is run here; every other statement, and a COPY localsnow leaves
+alone, goes to fakesnow's own `execute` unchanged. A query of TABLE(VALIDATE(...)) is refused as not
+implemented (localsnow keeps no rejected lines of a COPY), where fakesnow would call it a syntax error.
 """
 
 from __future__ import annotations
@@ -74,19 +75,26 @@ def _parse(command: str) -> exp.Expr | None:
 
 
 def _is_localsnow_statement(expression: exp.Expr) -> bool:
-    if isinstance(expression, exp.Copy):
+    if isinstance(expression, exp.Copy) or _reads_validate(expression):
         return True
     if isinstance(expression, exp.Create):
         return any(isinstance(p, exp.ExternalProperty) for p in expression.args.get("properties") or [])
     if isinstance(expression, exp.Command):
         return expression.name.upper() in ("ALTER", "DROP") and bool(_EXTERNAL_TABLE.match(str(expression.expression)))
-    if isinstance(expression, exp.Select):
-        return copy_transform.validate_call(expression) is not None
     return False
+
+
+def _reads_validate(expression: exp.Expr) -> bool:
+    return any(
+        isinstance(f.this, exp.Anonymous) and f.this.name.upper() == "VALIDATE"
+        for f in expression.find_all(exp.TableFromRows)
+    )
 
 
 def _run(cursor: FakeSnowflakeCursor, expression: exp.Expr, command: str, run_snowflake_sql: Any) -> bool:
     """Run a localsnow statement; False hands it back to fakesnow."""
+    if _reads_validate(expression):
+        raise NotImplementedError("TABLE(VALIDATE(...)) (localsnow keeps no rejected lines of a COPY)")
     if isinstance(expression, exp.Copy):
         return copy_transform.copy_into(cursor, expression)
     if isinstance(expression, exp.Create):
@@ -95,7 +103,5 @@ def _run(cursor: FakeSnowflakeCursor, expression: exp.Expr, command: str, run_sn
     if isinstance(expression, exp.Command) and expression.name.upper() == "ALTER":
         external_tables.alter(cursor, str(expression.expression))
         return True
-    if isinstance(expression, exp.Command):
-        external_tables.drop(cursor, str(expression.expression))
-        return True
-    return copy_transform.validate(cursor, expression, run_snowflake_sql)
+    external_tables.drop(cursor, str(expression.expression))
+    return True

@@ -137,7 +137,7 @@ def test_a_missing_file_fails_naming_it(event_log, put_lines):
     assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(0,)]
 
 
-def test_on_error_continue_loads_good_lines_and_validate_returns_the_rejected_ones(event_log, put_lines):
+def test_on_error_continue_loads_good_lines_and_counts_the_rejected_ones_per_file(event_log, put_lines):
     put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), "{broken", event(2), "", "[1, 2"])
     put_lines("2025/08/01/03/part-b-0-1.jsonl", [event(3)])
     cur = event_log.cursor()
@@ -156,20 +156,6 @@ def test_on_error_continue_loads_good_lines_and_validate_returns_the_rejected_on
         (2,),
         (3,),
     ]
-
-    rejected = cur.execute(
-        "SELECT FILE, LINE, REJECTED_RECORD, ERROR FROM TABLE(VALIDATE(EVENT_LOG.RAW.RAW_EVENTS, JOB_ID => '_last')) "
-        "ORDER BY LINE"
-    ).fetchall()
-    assert [r[:3] for r in rejected] == [
-        ("2025/08/01/03/part-a-0-1.jsonl", 2, "{broken"),
-        ("2025/08/01/03/part-a-0-1.jsonl", 5, "[1, 2"),
-    ]
-    assert all(r[3].startswith("Error parsing JSON") for r in rejected)
-
-    # the COPY's query id works as a JOB_ID too
-    query_id = cur.execute(copy_sql(["part-b-0-1.jsonl"], on_error="CONTINUE")).sfqid
-    assert cur.execute(f"SELECT * FROM TABLE(VALIDATE(RAW_EVENTS, JOB_ID => '{query_id}'))").fetchall() == []
 
 
 def test_on_error_continue_counts_lines_that_are_not_utf8_and_names_them(event_log, s3_client, bucket):
@@ -199,18 +185,37 @@ def test_on_error_continue_counts_lines_that_are_not_utf8_and_names_them(event_l
     assert "part-c-0-1.gz" in raised.value.msg
 
 
-def test_on_error_skip_file_skips_files_with_errors(event_log, put_lines):
+def test_skip_file_and_validate_are_refused_saying_what_the_emulator_supports(event_log, put_lines):
+    """The package's COPY uses ON_ERROR = CONTINUE: SKIP_FILE[_n[%]] and TABLE(VALIDATE(...)) fail, never load
+    or answer something else silently."""
     put_lines("2025/08/01/03/part-a-0-1.jsonl", [event(1), "oops"])
-    put_lines("2025/08/01/03/part-b-0-1.jsonl", [event(2)])
     cur = event_log.cursor()
 
-    result = cur.execute(copy_sql(["part-a-0-1.jsonl", "part-b-0-1.jsonl"], on_error="SKIP_FILE")).fetchall()
+    for on_error, named in (
+        ("SKIP_FILE", "SKIP_FILE"),
+        ("SKIP_FILE_3", "SKIP_FILE_3"),
+        ("'SKIP_FILE_10%'", "SKIP_FILE_10%"),
+        ("'skip_file'", "SKIP_FILE"),
+    ):
+        with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+            cur.execute(copy_sql(["part-a-0-1.jsonl"], on_error=on_error))
+        assert f"ON_ERROR = {named} is not implemented by the local Snowflake" in raised.value.msg
+        assert "supports ON_ERROR = ABORT_STATEMENT and CONTINUE only" in raised.value.msg
+    with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+        cur.execute(copy_sql(["part-a-0-1.jsonl"], on_error="SKIP_LINES"))
+    assert "Invalid value 'SKIP_LINES' for property 'ON_ERROR'" in raised.value.msg
+    assert rows(cur, "SELECT COUNT(*) FROM EVENT_LOG.RAW.RAW_EVENTS") == [(0,)]
 
-    assert sorted((r[0].rsplit("/", 1)[-1], r[1], r[3]) for r in result) == [
-        ("part-a-0-1.jsonl", "LOAD_FAILED", 0),
-        ("part-b-0-1.jsonl", "LOADED", 1),
-    ]
-    assert rows(cur, "SELECT RECORD:event_log_id::NUMBER FROM EVENT_LOG.RAW.RAW_EVENTS") == [(2,)]
+    # after a COPY with a rejected line, VALIDATE still fails rather than return no rows
+    assert [r[5] for r in cur.execute(copy_sql(["part-a-0-1.jsonl"], on_error="CONTINUE")).fetchall()] == [1]
+    for query in (
+        "SELECT * FROM TABLE(VALIDATE(EVENT_LOG.RAW.RAW_EVENTS, JOB_ID => '_last'))",
+        "SELECT COUNT(*) FROM (SELECT FILE FROM TABLE(VALIDATE(RAW_EVENTS, JOB_ID => '_last')))",
+    ):
+        with pytest.raises(snowflake.connector.errors.ProgrammingError) as raised:
+            cur.execute(query)
+        assert "TABLE(VALIDATE(...))" in raised.value.msg
+        assert "is not implemented by the local Snowflake (devstack.localsnow)" in raised.value.msg
 
 
 def test_without_force_a_file_loaded_before_is_skipped(event_log, put_lines):
