@@ -21,7 +21,7 @@ from __future__ import annotations
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag
 
-from include.event_log.config import DEFAULT_ARGS, IngestConfig, Tag
+from include.event_log.config import IngestConfig, Tag, default_args
 from include.event_log.external_assets import asset_by_name, asset_catalog
 
 CONFIG = IngestConfig.from_env()
@@ -45,7 +45,7 @@ def step_doc(asset) -> str:
     schedule=None,
     start_date=CONFIG.start_date,
     catchup=False,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=[Tag.EVENT_LOG, Tag.ASSETS],
     doc_md=__doc__,
 )

@@ -39,7 +39,7 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.event_log.assets import raw_events_asset
-from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
+from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
 
 CONFIG = IngestConfig.from_env()
 # The raw table the audit reads (lineage in the asset graph), the asset event_log_ingest emits per loaded hour.
@@ -52,7 +52,7 @@ RAW_EVENTS = raw_events_asset(CONFIG)
     start_date=CONFIG.start_date,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=[Tag.EVENT_LOG, Tag.AUDIT],
     doc_md=__doc__,
 )

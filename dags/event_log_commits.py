@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from include.event_log.config import DEFAULT_ARGS, IngestConfig, Tag
+from include.event_log.config import IngestConfig, Tag, default_args
 from include.event_log.external_assets import asset_by_name
 
 CONFIG = IngestConfig.from_env()
@@ -40,7 +40,7 @@ S3_HOURS = asset_by_name("s3_flink_event_log", CONFIG)
     start_date=CONFIG.start_date,
     catchup=False,
     max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=[Tag.EVENT_LOG, Tag.ASSETS],
     doc_md=__doc__,
 )

@@ -58,7 +58,7 @@ from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 from cosmos import DbtTaskGroup
 
 from include.event_log.assets import raw_events_asset
-from include.event_log.config import AWS_CONN_ID, DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
+from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
 from include.event_log.dbt_project import (
     DBT_OPERATOR_ARGS,
     EXECUTION_CONFIG,
@@ -81,7 +81,7 @@ RAW_EVENTS = raw_events_asset(CONFIG)
     catchup=True,
     max_active_runs=CONFIG.max_active_runs,
     deadline=build_ingest_deadline(CONFIG),
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     tags=[Tag.EVENT_LOG, Tag.INGEST],
     doc_md=__doc__,
 )
@@ -139,7 +139,7 @@ def event_log_ingest():
         execution_config=EXECUTION_CONFIG,
         render_config=RENDER_CONFIG,
         operator_args=DBT_OPERATOR_ARGS,
-        default_args=DEFAULT_ARGS,
+        default_args=default_args(),
     )
     add_build_task(dbt_models, inlets=[RAW_EVENTS])
 

@@ -34,7 +34,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
 
 from include.event_log.assets import snowflake_objects_asset
-from include.event_log.config import DEFAULT_ARGS, SNOWFLAKE_CONN_ID, IngestConfig, Tag
+from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
 from include.event_log.deadlines import build_objects_deadline
 from include.event_log.declarations import event_log_objects
 
@@ -48,7 +48,7 @@ OBJECTS = snowflake_objects_asset(IngestConfig.from_env())
     catchup=False,
     max_active_runs=1,
     deadline=build_objects_deadline(),
-    default_args=DEFAULT_ARGS,
+    default_args=default_args(),
     params={
         "allow_destructive_changes": Param(
             False, type="boolean", description="Apply drops and retypes of native-table columns (rows are lost)."

@@ -205,11 +205,15 @@ class Tag(StrEnum):
 
 
 OWNER = "data-platform"
-DEFAULT_ARGS = {
-    "owner": OWNER,
-    # A task's priority grows with the tasks before it, so a run's later steps go before other runs' first
-    # ones: a backfill loads and models its first hours at once instead of starting every run's sensor first.
-    "weight_rule": "upstream",
-    "retries": env_int("EVENT_LOG_TASK_RETRIES", 2, minimum=0),
-    "retry_delay": env_duration("EVENT_LOG_RETRY_DELAY_SECONDS", 60),
-}
+
+
+def default_args() -> dict[str, Any]:
+    """Every DAG's default_args, read from the environment when the DAG file is parsed (like IngestConfig)."""
+    return {
+        "owner": OWNER,
+        # A task's priority grows with the tasks before it, so a run's later steps go before other runs' first
+        # ones: a backfill loads and models its first hours at once instead of starting every run's sensor first.
+        "weight_rule": "upstream",
+        "retries": env_int("EVENT_LOG_TASK_RETRIES", 2, minimum=0),
+        "retry_delay": env_duration("EVENT_LOG_RETRY_DELAY_SECONDS", 60),
+    }
