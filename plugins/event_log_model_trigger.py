@@ -1,4 +1,11 @@
-"""The trigger of event_log_ingest's model tasks (include/event_log/dbt_tasks.py ModelBuilt).
+"""The triggers of event_log_ingest's dbt tasks (include/event_log/dbt_tasks.py): `BuildDueTrigger` of the build
+task, `ModelBuiltTrigger` of the model tasks.
+
+The build task starts in the triggerer. While a build task of any run is scheduled, queued or running (a build
+in the dbt pool), it waits. Then it reads the hour-changes table: nothing pending means another run's build
+covered this run, and the task ends here with the report its model tasks read (XCom `event_log_build`); the
+run of the oldest pending change resumes in a worker to build (the other runs wait for that build, at most a
+grace period, since the run of a re-load alone has no build task coming).
 
 A model task starts here, in the triggerer, and waits until its run's build task has ended, then reads
 the one report the build task leaves (XCom `event_log_build`): the outcome of every model and of each
@@ -17,6 +24,7 @@ retry, or cleared and not yet started, still holds its previous try's XComs.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +33,69 @@ from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 # Must equal include.event_log.dbt_tasks.BUILD_XCOM_KEY (not imported: the triggerer imports this module early).
 BUILD_XCOM_KEY = "event_log_build"
 ENDED_STATES = {"success", "failed"}
+# A build task in these states builds, or is about to (a deferred one waits here, like this one).
+BUILD_ACTIVE_STATES = ["scheduled", "queued", "running", "restarting"]
+
+
+class BuildDueTrigger(BaseTrigger):
+    """Started by the scheduler for a build task (start_from_trigger); see the module's docstring."""
+
+    def __init__(self, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 15.0):
+        super().__init__()
+        self.snowflake_conn_id = snowflake_conn_id
+        self.poke_interval = poke_interval
+        self.leader_grace = leader_grace
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            "event_log_model_trigger.BuildDueTrigger",
+            {
+                "snowflake_conn_id": self.snowflake_conn_id,
+                "poke_interval": self.poke_interval,
+                "leader_grace": self.leader_grace,
+            },
+        )
+
+    async def _active_builds(self, dag_id: str, task_id: str) -> int:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+        from asgiref.sync import sync_to_async
+
+        return await sync_to_async(RuntimeTaskInstance.get_ti_count)(
+            dag_id=dag_id, task_ids=[task_id], states=BUILD_ACTIVE_STATES
+        )
+
+    async def _changes(self, dag_id: str, run_id: str) -> tuple[list, list]:
+        from include.event_log import modeling
+
+        # The Snowflake connector blocks: in a thread, off the triggerer's event loop.
+        return await asyncio.to_thread(modeling.build_state, self.snowflake_conn_id, dag_id, run_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        from include.event_log import modeling
+
+        ti = self.task_instance
+        loop = asyncio.get_running_loop()
+        led_since: float | None = None  # when this run began waiting for another run's build
+        while True:
+            if await self._active_builds(ti.dag_id, ti.task_id):
+                led_since = None
+            else:
+                pending, own = await self._changes(ti.dag_id, ti.run_id)
+                waited = loop.time() - led_since if led_since is not None else 0.0
+                step = modeling.next_step(pending, ti.run_id, waited, self.leader_grace)
+                if step == modeling.COVERED:
+                    report = modeling.covered_report(own)
+                    self.log.info("Nothing pending: this run's %d changes were modeled by build(s) %s",
+                                  len(own), ", ".join(report["covered_by"]) or "none needed")  # fmt: skip
+                    yield TaskSuccessEvent(xcoms={BUILD_XCOM_KEY: report, "task_status": "completed"})
+                    return
+                if step == modeling.BUILD:
+                    message = f"{len(pending)} changes pending, the oldest from run {pending[0].run_id}: building"
+                    self.log.info("%s", message)
+                    yield TriggerEvent({"build": True, "message": message})
+                    return
+                led_since = led_since if led_since is not None else loop.time()
+            await asyncio.sleep(self.poke_interval)
 
 
 class ModelBuiltTrigger(BaseTrigger):
@@ -98,6 +169,10 @@ class ModelBuiltTrigger(BaseTrigger):
         while (state := await self._producer_state(dag_id, run_id)) not in ENDED_STATES:
             await asyncio.sleep(self.poke_interval)
         build = await self._xcom(dag_id, run_id, BUILD_XCOM_KEY) or {}
+        if isinstance(build, str):
+            # The report of a build task that ended in the triggerer (TaskSuccessEvent xcoms): Airflow 3.3.2 stores
+            # it JSON-encoded once more than a worker's push, so it reads back as the JSON text.
+            build = json.loads(build)
         if build.get("covered"):
             builds = ", ".join(build.get("covered_by") or []) or "none needed"
             yield self._success(f"{model}: this run's changes were modeled by build(s) {builds}")

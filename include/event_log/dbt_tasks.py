@@ -5,10 +5,12 @@ decides the work, not how dbt runs:
 
 - `ChangedHoursBuild` (the group's `build` task, Cosmos' watcher producer) models the hours changed since
   the last successful build, read from the hour-changes table (include/event_log/modeling.py), whichever
-  run changed them, in one `dbt build` of every model and its tests. When nothing is pending, a build
-  of another run already covered this run's changes: it builds nothing and says which build that was.
-  Unlike Cosmos' producer, a retried or cleared build task builds again (Cosmos would skip it); one build
-  runs at a time (pool).
+  run changed them, in one `dbt build` of every model and its tests. It starts in the triggerer and waits
+  there while a build runs; when nothing is pending, a build of another run covered this run's changes and
+  it ends there, naming that build (no worker, no pool slot: a backfill's runs do not queue one by one for
+  the pool only to find nothing to do). Otherwise the run of the oldest pending change resumes in a worker
+  and builds. Unlike Cosmos' producer, a retried or cleared build task builds again (Cosmos would skip it);
+  one build runs at a time (pool).
 - `ModelBuilt` (one task per model, Cosmos' watcher consumer) reports its model and the model's tests:
   it starts and, on success, ends in the triggerer (no worker slot, no process start), once the run's
   build task has ended and reported the model, or has said that a successful build covered the run. It fails when
@@ -35,16 +37,34 @@ from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOp
 
 # What the build task tells its run's model tasks (one XCom of the build task).
 BUILD_XCOM_KEY = "event_log_build"
-# The trigger lives in plugins/, which every Airflow component (the triggerer included) has on sys.path.
+# The triggers live in plugins/, which every Airflow component (the triggerer included) has on sys.path.
 MODEL_TRIGGER = "event_log_model_trigger.ModelBuiltTrigger"
+BUILD_TRIGGER = "event_log_model_trigger.BuildDueTrigger"
 
 
 class ChangedHoursBuild(DbtProducerWatcherOperator):
     """Cosmos' watcher producer, building every hour changed since the last successful build."""
 
-    def __init__(self, *args: Any, snowflake_conn_id: str, **kwargs: Any) -> None:
+    # The scheduler starts it in the triggerer (BUILD_TRIGGER), which ends it there when another run's build
+    # covered the run, and otherwise resumes it in a worker, in the dbt pool, to build (`execute_build`).
+    start_from_trigger = True
+
+    def __init__(
+        self, *args: Any, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 15.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.snowflake_conn_id = snowflake_conn_id
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=BUILD_TRIGGER,
+            trigger_kwargs={
+                "snowflake_conn_id": snowflake_conn_id,
+                "poke_interval": float(poke_interval),
+                "leader_grace": float(leader_grace),
+            },
+            next_method="execute_build",
+            next_kwargs=None,
+            timeout=None,
+        )
         # Cosmos adds `--resource-type` flags that leave the tests out of the build when the group renders
         # no test tasks; here every model's tests run in the build and its model task reports them.
         flags, skip = [], False
@@ -113,6 +133,13 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
                              len(build.load_ids) - marked)  # fmt: skip
         return result
 
+    def execute_build(self, context: Any, event: dict[str, Any] | None = None) -> Any:
+        """Resumed from the triggerer: this run's build is due (it leads the pending changes, or waited long
+        enough for the run that does). `execute` reads the pending changes again: a build that ran in between
+        may have covered them."""
+        self.log.info("%s", (event or {}).get("message", "A build is due"))
+        return self.execute(context)
+
     def _report(self, ti: Any, build: Any, succeeded: bool) -> None:
         """What the run's model tasks read once this task has ended: each model's and its tests' outcome."""
         tests = {}
@@ -130,8 +157,8 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
     def _covered(self, ti: Any, own: list[Any]) -> None:
         from include.event_log import modeling
 
-        builds = modeling.builds_by_id(self.snowflake_conn_id, {c.build_id for c in own if c.build_id})
-        hours = sorted({change.replication_hour for change in own})
+        report = modeling.covered_report(own)
+        builds = modeling.builds_by_id(self.snowflake_conn_id, set(report["covered_by"]))
         for build_id, build in builds.items():
             self.log.info(
                 "This run's changes were modeled by build %s (run %s, try %s, %s hours, finished %s UTC)",
@@ -139,10 +166,8 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
             )  # fmt: skip
         if not own:
             self.log.info("This run changed no hour: nothing to model")
-        labels = [f"{hour:%Y-%m-%dT%H:%M:%S}+00:00" for hour in hours]
-        self.vars = {**(self.vars or {}), "event_log_hours": labels}
-        safe_xcom_push(ti, BUILD_XCOM_KEY, {"status": "success", "covered": True, "covered_by": sorted(builds),
-                                            "hours": labels})  # fmt: skip
+        self.vars = {**(self.vars or {}), "event_log_hours": report["hours"]}
+        safe_xcom_push(ti, BUILD_XCOM_KEY, report)
         safe_xcom_push(ti, _PRODUCER_CMD_FLAGS_XCOM_KEY, self.add_cmd_flags())
         safe_xcom_push(ti, "task_status", "completed")
 

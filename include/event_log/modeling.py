@@ -125,6 +125,49 @@ def builds_by_id(conn_id: str, build_ids: set[str]) -> dict[str, dict[str, Any]]
     return {row[0]: dict(zip(names, row, strict=True)) for row in rows}
 
 
+def build_state(conn_id: str, dag_id: str, run_id: str) -> tuple[list[HourChange], list[HourChange]]:
+    """Every pending change, and the changes of one run, read in one connection."""
+    context = _context()
+    pending_rows, own_rows = run_statements(
+        conn_id,
+        [
+            (render_sql("modeling/select_pending_changes.sql", **context), None),
+            (render_sql("modeling/select_run_changes.sql", **context), {"dag_id": dag_id, "run_id": run_id}),
+        ],
+    )
+    return [HourChange.from_row(r) for r in pending_rows], [HourChange.from_row(r) for r in own_rows]
+
+
+# What a run's build task does once no build is running or queued (plugins/event_log_model_trigger.py).
+BUILD, COVERED, WAIT = "build", "covered", "wait"
+
+
+def next_step(pending: list[HourChange], run_id: str, waited_seconds: float, leader_grace_seconds: float) -> str:
+    """Nothing pending: the run is covered (its changes, if any, were modeled by builds that ran after they
+    committed). Something pending: the run of the oldest pending change builds it, with every other pending
+    change; the other runs wait for that build and are covered by it, so a backfill's runs end without a build
+    each. A run waits for another at most `leader_grace_seconds` (that run may have no build task coming: a
+    load re-run alone), then builds itself."""
+    if not pending:
+        return COVERED
+    leader = min(pending, key=lambda change: (change.changed_at, change.replication_hour, change.load_id))
+    if leader.run_id == run_id or waited_seconds >= leader_grace_seconds:
+        return BUILD
+    return WAIT
+
+
+def covered_report(own: list[HourChange]) -> dict[str, Any]:
+    """What a covered run's build task tells its model tasks (XCom `event_log_build`): the builds that modeled
+    its changes, and its hours."""
+    hours = sorted({change.replication_hour for change in own})
+    return {
+        "status": "success",
+        "covered": True,
+        "covered_by": sorted({change.build_id for change in own if change.build_id}),
+        "hours": [f"{hour:%Y-%m-%dT%H:%M:%S}+00:00" for hour in hours],
+    }
+
+
 def plan_build(pending: list[HourChange], dag_id: str, run_id: str, try_number: int) -> Build:
     """One build over every pending change, their hours coalesced (each hour once, in order)."""
     if not pending:

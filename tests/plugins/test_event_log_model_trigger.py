@@ -8,6 +8,8 @@ triggerer when the scheduler started the task there), fail on a first try, build
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +17,7 @@ import airflow  # noqa: F401 - puts the plugins folder on sys.path, as in every 
 import pytest
 from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TaskSuccessEvent
-from event_log_model_trigger import BUILD_XCOM_KEY, ModelBuiltTrigger
+from event_log_model_trigger import BUILD_XCOM_KEY, BuildDueTrigger, ModelBuiltTrigger
 
 from include.event_log import dbt_tasks
 
@@ -72,8 +74,10 @@ def test_started_in_the_triggerer_a_success_ends_the_task_there():
     assert isinstance(event, TaskSuccessEvent)
 
 
-def test_a_covered_run_succeeds_naming_the_build_that_covered_it():
-    event, _ = decide(["success"], {"status": "success", "covered": True, "covered_by": ["B3"], "hours": HOURS})
+@pytest.mark.parametrize("encoded", [False, True], ids=["pushed-by-a-worker", "pushed-by-the-triggerer"])
+def test_a_covered_run_succeeds_naming_the_build_that_covered_it(encoded):
+    covered = {"status": "success", "covered": True, "covered_by": ["B3"], "hours": HOURS}
+    event, _ = decide(["success"], json.dumps(covered) if encoded else covered)
     assert event.payload["outcome"] == "success" and "build(s) B3" in event.payload["message"]
 
 
@@ -117,3 +121,86 @@ def test_the_task_fails_with_the_message_or_builds_its_model_over_the_builds_hou
     assert reruns == [(2, {"other": 1, "event_log_hours": HOURS})]
     task.execute_complete(context, {"outcome": "success", "message": "ok"})
     assert len(reruns) == 1
+
+
+# The build task's trigger: the states of the DAG's build tasks and the hour-changes table are scripted.
+def change(load_id: str, run_id: str, minute: int, build_id: str | None = None):
+    from include.event_log.modeling import HourChange
+
+    return HourChange(load_id, datetime(2025, 8, 1, 3), datetime(2025, 8, 1, 4, minute), "event_log_ingest", run_id,
+                      build_id)  # fmt: skip
+
+
+def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3", grace: float = 15.0):
+    """Run the build trigger against `polls`: per poll, (build tasks active, pending changes, this run's changes).
+    The clock advances 5 s per poll. Returns the first event and how many polls read the warehouse."""
+    trigger = BuildDueTrigger("snowflake_event_log", poke_interval=5, leader_grace=grace)
+    trigger.task_instance = SimpleNamespace(dag_id="event_log_ingest", run_id=run_id, task_id="dbt_models.build",
+                                            map_index=-1, try_number=1)  # fmt: skip
+    script = iter(polls)
+    current: list = []
+    reads: list = []
+
+    async def active_builds(dag_id, task_id):
+        assert (dag_id, task_id) == ("event_log_ingest", "dbt_models.build")
+        current[:] = [next(script)]
+        return current[0][0]
+
+    async def changes(dag_id, run_id):
+        reads.append(run_id)
+        return current[0][1], current[0][2]
+
+    trigger._active_builds, trigger._changes = active_builds, changes
+
+    async def first_event():
+        clock = [0.0]
+        loop = asyncio.get_running_loop()
+        loop.time = lambda: clock[0]
+
+        async def sleep(seconds):
+            clock[0] += seconds
+
+        original = asyncio.sleep
+        asyncio.sleep = sleep
+        try:
+            async for event in trigger.run():
+                return event
+        finally:
+            asyncio.sleep = original
+
+    return asyncio.run(first_event()), len(reads)
+
+
+def test_the_build_task_waits_while_a_build_runs_then_ends_covered_in_the_triggerer():
+    own = [change("l3", "backfill__3", 5, build_id="B1")]
+    event, reads = start_build([(1, [], []), (1, [], []), (0, [], own)])
+    assert isinstance(event, TaskSuccessEvent)
+    assert event.xcoms == {
+        BUILD_XCOM_KEY: {
+            "status": "success",
+            "covered": True,
+            "covered_by": ["B1"],
+            "hours": ["2025-08-01T03:00:00+00:00"],
+        },
+        "task_status": "completed",
+    }
+    assert reads == 1, "the warehouse is read only once no build is active"
+
+
+def test_the_run_of_the_oldest_pending_change_builds_and_the_others_wait_for_it():
+    pending = [change("l2", "backfill__2", 1), change("l3", "backfill__3", 2)]
+    event, _ = start_build([(0, pending, pending[1:])], run_id="backfill__2")
+    assert event.payload["build"] is True and "the oldest from run backfill__2" in event.payload["message"]
+    # backfill__3 waits while backfill__2's build is due, then is covered by it.
+    covered = [change("l3", "backfill__3", 2, build_id="B2")]
+    event, _ = start_build([(0, pending, pending[1:]), (1, [], []), (1, [], []), (0, [], covered)])
+    assert isinstance(event, TaskSuccessEvent) and event.xcoms[BUILD_XCOM_KEY]["covered_by"] == ["B2"]
+
+
+def test_a_run_waits_for_another_runs_build_only_for_the_grace_period():
+    """The oldest pending change may come from a load re-run alone: no build task of its run is coming."""
+    pending = [change("l1", "scheduled__1", 1), change("l3", "backfill__3", 2)]
+    polls = [(0, pending, pending[1:])] * 5
+    event, reads = start_build(polls, grace=15.0)
+    assert event.payload["build"] is True
+    assert reads == 4, "waited 15 s (three polls of 5 s) after first seeing another run lead"
