@@ -2,6 +2,6 @@
 
 import sys
 
-from devstack.simulator.writer import main
+from devstack.simulator.cli import main
 
 sys.exit(main())
