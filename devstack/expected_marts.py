@@ -348,7 +348,7 @@ def lines_from_landed_files(
     """The raw table's lines as the landed files say they must be: the record, the file path relative
     to the stage, the line number and the hour come from S3; only `loaded_at` (hour -> time, naive UTC)
     comes from the warehouse, for the freshness mart."""
-    from devstack.simulator import read_landed_hour
+    from devstack.simulator.reader import read_landed_hour
 
     lines = []
     for hour in hours:

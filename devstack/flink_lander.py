@@ -1,6 +1,6 @@
 """Land simulated events in S3 with real Apache Flink: the project's own lander, locally.
 
-The simulator's event stream (devstack/simulator.py: `event_stream`, `late_event_stream`), plus any
+The simulator's event stream (devstack/simulator/stream.py: `event_stream`, `late_event_stream`), plus any
 other Kafka records a caller adds (a value with a field the contract does not know, one that is not
 JSON), is fed to real Flink jobs (devstack/flink_job.py, run in .venv-flink: `make flink-venv`), one
 after another, each in its own process under a hard timeout and with `restart-strategy.type = none`.

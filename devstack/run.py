@@ -21,7 +21,8 @@ import boto3
 from devstack import stack
 from devstack.airflow_api import AirflowApi
 from devstack.machine_services import MissingService
-from devstack.simulator import SimulationOptions, read_landed_hour, simulate
+from devstack.simulator import SimulationOptions, simulate
+from devstack.simulator.reader import read_landed_hour
 
 HOURS = int(os.environ.get("RUN_HOURS", "6"))
 EVENTS_PER_HOUR = int(os.environ.get("RUN_EVENTS_PER_HOUR", "9000"))

@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.flink_lander import KafkaRecord, land_with_flink
-from devstack.simulator import SimulationOptions, event_stream, late_event_stream, read_landed_hour
+from devstack.simulator import SimulationOptions, event_stream, late_event_stream
+from devstack.simulator.reader import read_landed_hour
 from include.event_log.hour_layout import (
     SUCCESS_MARKER,
     Completion,

@@ -6,7 +6,8 @@ from collections import Counter
 
 import pytest
 
-from devstack.simulator import SimulationOptions, read_landed_hour, recommit_late, simulate
+from devstack.simulator import SimulationOptions, recommit_late, simulate
+from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX
 from tests.integration.conftest import hour, load_dag, query
 

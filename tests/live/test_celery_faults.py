@@ -21,7 +21,8 @@ from urllib.parse import quote
 import pytest
 
 from devstack.isolated import wait_until
-from devstack.simulator import SimulationOptions, read_landed_hour, simulate
+from devstack.simulator import SimulationOptions, simulate
+from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX, PRODUCTION, WORKERS, _members
 from include.event_log.hour_layout import HourLayout
 

@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.isolated import wait_until
-from devstack.simulator import SimulationOptions, read_landed_hour, simulate
+from devstack.simulator import SimulationOptions, simulate
+from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX, PRODUCTION
 from tests.live.test_models_follow_raw import Stack
 
