@@ -16,9 +16,16 @@ DAG_FILES = sorted(DAGS_DIR.glob("*.py"))
 
 @pytest.fixture(scope="session")
 def dag_bag():
+    """The DAGs as a deployment parses them: with the package's defaults, not a test's EVENT_LOG_* settings (the
+    integration tests' conftest sets some for the whole session when it is collected)."""
+    import os
+
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS_DIR))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("EVENT_LOG_")]:
+            patch.delenv(name)
+        return DagBag(dag_folder=str(DAGS_DIR))
 
 
 def test_no_import_errors(dag_bag):
