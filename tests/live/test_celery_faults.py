@@ -4,8 +4,9 @@ executor, a Redis broker of the stack's own, two Celery workers): tests/live/con
 - A worker is lost while it runs an hour's COPY: its whole process tree is killed (SIGKILL) and kept down. The
   scheduler sees the task instance without a heartbeat and fails the try; the retry can only run on the other
   worker, and the hour ends with each landed line once (the COPY is one transaction with the hour's DELETE).
-- The broker is restarted while tasks wait in it: it kept nothing on disk, so the messages waiting in it are
-  lost. The scheduler requeues task instances stuck in `queued`; every run still finishes and every hour is exact.
+- The broker is restarted while tasks wait in it (both workers are down meanwhile, so they can only wait there):
+  it kept nothing on disk, so the messages waiting in it are lost. The workers come back; the scheduler requeues
+  task instances stuck in `queued`; every run still finishes and every hour is exact.
 
 Short timeouts make the scheduler notice within the test's box: a missing heartbeat after 30 s (300 s by
 default), a task instance stuck in queued after 60 s, looked for every 10 s (600 s and 120 s by default).
@@ -195,6 +196,13 @@ def test_a_broker_restarted_while_tasks_wait_in_it_loses_them_and_every_run_stil
     live, api, hours = faults.live, faults.api, faults.broker_hours
     faults.land(hours[0], len(hours), 1500, 2, seed=43)
     landed = {hour: faults.landed_lines(hour) for hour in hours}
+    # Both workers down (kept down) first: the tasks the scheduler queues can only wait in the broker. With the
+    # workers up they took them at once, and whether any waited depended on the machine's speed.
+    workers = {}
+    for worker in WORKERS:
+        live.hold(worker)
+        workers[worker] = live.kill(worker)
+        wait_until(lambda pid=workers[worker]: not _members(pid), 10, interval=0.1, what=f"{worker} to be gone")
     run_ids = faults.backfill(hours)
     broker = redis.Redis(host="127.0.0.1", port=live.state["broker_port"], socket_timeout=5)
 
@@ -208,6 +216,9 @@ def test_a_broker_restarted_while_tasks_wait_in_it_loses_them_and_every_run_stil
     wait_until(lambda: _answers(broker), 30, interval=0.5, what="the restarted broker to answer")
     kept = {m["celery_id"] for m in waiting} & {m["celery_id"] for m in _queued_messages(broker)}
     assert not kept, "the broker keeps nothing on disk: what waited in it is gone with it"
+    for worker, pid in workers.items():
+        live.release(worker)
+        wait_until(lambda worker=worker, pid=pid: _restarted(live, worker, pid), 120, what=f"{worker} to be restarted")
 
     runs = api.wait_for_runs(DAG_ID, set(run_ids.values()), timeout=600)
     assert sorted(str(run.state.value) for run in runs) == ["success"] * len(hours)
