@@ -5,7 +5,8 @@ The build task starts in the triggerer. While a build task of any run is schedul
 in the dbt pool), it waits. Then it reads the hour-changes table: nothing pending means another run's build
 covered this run, and the task ends here with the report its model tasks read (XCom `event_log_build`); the
 run of the oldest pending change resumes in a worker to build (the other runs wait for that build, at most a
-grace period, since the run of a re-load alone has no build task coming).
+grace period, since the run of a re-load alone has no build task coming). The warehouse is read in a thread, its
+client imported there too: never on the triggerer's event loop.
 
 A model task starts here, in the triggerer, and waits until its run's build task has ended, then reads
 the one report the build task leaves (XCom `event_log_build`): the outcome of every model and of each
@@ -40,7 +41,7 @@ BUILD_ACTIVE_STATES = ["scheduled", "queued", "running", "restarting"]
 class BuildDueTrigger(BaseTrigger):
     """Started by the scheduler for a build task (start_from_trigger); see the module's docstring."""
 
-    def __init__(self, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 15.0):
+    def __init__(self, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 6.0):
         super().__init__()
         self.snowflake_conn_id = snowflake_conn_id
         self.poke_interval = poke_interval
@@ -64,15 +65,12 @@ class BuildDueTrigger(BaseTrigger):
             dag_id=dag_id, task_ids=[task_id], states=BUILD_ACTIVE_STATES
         )
 
-    async def _changes(self, dag_id: str, run_id: str) -> tuple[list, list]:
-        from include.event_log import modeling
-
-        # The Snowflake connector blocks: in a thread, off the triggerer's event loop.
-        return await asyncio.to_thread(modeling.build_state, self.snowflake_conn_id, dag_id, run_id)
+    async def _decide(self, dag_id: str, run_id: str, waited: float) -> tuple[str, dict[str, Any], str]:
+        # In a thread: the Snowflake connector blocks, and importing it the first time takes seconds, which would
+        # hold up every trigger of the triggerer if done on its event loop.
+        return await asyncio.to_thread(decide_build, self.snowflake_conn_id, dag_id, run_id, waited, self.leader_grace)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from include.event_log import modeling
-
         ti = self.task_instance
         loop = asyncio.get_running_loop()
         led_since: float | None = None  # when this run began waiting for another run's build
@@ -80,22 +78,36 @@ class BuildDueTrigger(BaseTrigger):
             if await self._active_builds(ti.dag_id, ti.task_id):
                 led_since = None
             else:
-                pending, own = await self._changes(ti.dag_id, ti.run_id)
                 waited = loop.time() - led_since if led_since is not None else 0.0
-                step = modeling.next_step(pending, ti.run_id, waited, self.leader_grace)
-                if step == modeling.COVERED:
-                    report = modeling.covered_report(own)
-                    self.log.info("Nothing pending: this run's %d changes were modeled by build(s) %s",
-                                  len(own), ", ".join(report["covered_by"]) or "none needed")  # fmt: skip
+                step, report, message = await self._decide(ti.dag_id, ti.run_id, waited)
+                if step == "covered":
+                    self.log.info("%s", message)
                     yield TaskSuccessEvent(xcoms={BUILD_XCOM_KEY: report, "task_status": "completed"})
                     return
-                if step == modeling.BUILD:
-                    message = f"{len(pending)} changes pending, the oldest from run {pending[0].run_id}: building"
+                if step == "build":
                     self.log.info("%s", message)
                     yield TriggerEvent({"build": True, "message": message})
                     return
                 led_since = led_since if led_since is not None else loop.time()
             await asyncio.sleep(self.poke_interval)
+
+
+def decide_build(
+    conn_id: str, dag_id: str, run_id: str, waited: float, leader_grace: float
+) -> tuple[str, dict[str, Any], str]:
+    """The build task's next step from the hour-changes table (include/event_log/modeling.py `next_step`), with the
+    covered report and a message for the log. Runs in a thread of the triggerer."""
+    from include.event_log import modeling
+
+    pending, own = modeling.build_state(conn_id, dag_id, run_id)
+    step = modeling.next_step(pending, run_id, waited, leader_grace)
+    if step == modeling.COVERED:
+        report = modeling.covered_report(own)
+        builds = ", ".join(report["covered_by"]) or "none needed"
+        return step, report, f"Nothing pending: this run's {len(own)} changes were modeled by build(s) {builds}"
+    if step == modeling.BUILD:
+        return step, {}, f"{len(pending)} changes pending, the oldest from run {pending[0].run_id}: building"
+    return step, {}, ""
 
 
 class ModelBuiltTrigger(BaseTrigger):

@@ -50,7 +50,7 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
     start_from_trigger = True
 
     def __init__(
-        self, *args: Any, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 15.0, **kwargs: Any
+        self, *args: Any, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 6.0, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.snowflake_conn_id = snowflake_conn_id

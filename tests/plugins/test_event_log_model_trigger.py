@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TaskSuccessEvent
 from event_log_model_trigger import BUILD_XCOM_KEY, BuildDueTrigger, ModelBuiltTrigger
 
-from include.event_log import dbt_tasks
+from include.event_log import dbt_tasks, modeling
 
 MODEL = "model.event_log.fct_runs"
 TESTS = ["test.event_log.unique_fct_runs_run_id.1", "test.event_log.not_null_fct_runs_run_id.2"]
@@ -131,7 +132,7 @@ def change(load_id: str, run_id: str, minute: int, build_id: str | None = None):
                       build_id)  # fmt: skip
 
 
-def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3", grace: float = 15.0):
+def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3", grace: float = 6.0):
     """Run the build trigger against `polls`: per poll, (build tasks active, pending changes, this run's changes).
     The clock advances 5 s per poll. Returns the first event and how many polls read the warehouse."""
     trigger = BuildDueTrigger("snowflake_event_log", poke_interval=5, leader_grace=grace)
@@ -146,11 +147,14 @@ def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3"
         current[:] = [next(script)]
         return current[0][0]
 
-    async def changes(dag_id, run_id):
+    def build_state(conn_id, dag_id, run_id):
+        assert conn_id == "snowflake_event_log"
+        # Read in a thread, never on the triggerer's event loop (asyncio.run's loop runs in the main thread here).
+        assert threading.current_thread() is not threading.main_thread()
         reads.append(run_id)
         return current[0][1], current[0][2]
 
-    trigger._active_builds, trigger._changes = active_builds, changes
+    trigger._active_builds = active_builds
 
     async def first_event():
         clock = [0.0]
@@ -160,13 +164,13 @@ def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3"
         async def sleep(seconds):
             clock[0] += seconds
 
-        original = asyncio.sleep
-        asyncio.sleep = sleep
+        original, read = asyncio.sleep, modeling.build_state
+        asyncio.sleep, modeling.build_state = sleep, build_state
         try:
             async for event in trigger.run():
                 return event
         finally:
-            asyncio.sleep = original
+            asyncio.sleep, modeling.build_state = original, read
 
     return asyncio.run(first_event()), len(reads)
 
