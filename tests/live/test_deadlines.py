@@ -40,7 +40,6 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
 # From the test's start to the ingest run's deadline: stack up, objects DAG, some room (2-core box).
 LEAD_SECONDS = 150
-CHECK_RESULTS = "EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS"
 
 
 @dataclass
@@ -86,12 +85,11 @@ class Scenario:
         return f"{self.hour:%Y-%m-%d %H:00} UTC"
 
     def deadline_misses(self, dag_id: str, hour: datetime | None = None, run_id: str | None = None) -> list[tuple]:
-        sql = f"SELECT RUN_ID, REPLICATION_HOUR, STATUS, DETAILS, CHECKED_AT FROM {CHECK_RESULTS} "
-        sql += "WHERE CHECK_NAME = 'deadline_missed' AND DAG_ID = %(dag_id)s"
-        if hour is not None:
-            sql += " AND REPLICATION_HOUR = %(hour)s"
-        if run_id is not None:
-            sql += " AND RUN_ID = %(run_id)s"
+        sql = (
+            "SELECT RUN_ID, REPLICATION_HOUR, STATUS, DETAILS, CHECKED_AT FROM EVENT_LOG.RAW.EVENT_LOG_CHECK_RESULTS "
+            "WHERE CHECK_NAME = 'deadline_missed' AND DAG_ID = %(dag_id)s "
+            "AND (%(hour)s IS NULL OR REPLICATION_HOUR = %(hour)s) AND (%(run_id)s IS NULL OR RUN_ID = %(run_id)s)"
+        )
         params = {"dag_id": dag_id, "hour": hour.replace(tzinfo=None) if hour else None, "run_id": run_id}
         try:
             return self.live.query(sql, params)
