@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devstack.localsnow import client as localsnow_client
 from devstack.ports import LOOPBACK
 from devstack.stack import (
     ADMIN_USER,
@@ -129,12 +130,7 @@ class IsolatedStack:
         )  # fmt: skip
 
     def snowflake(self):
-        import snowflake.connector
-
-        return snowflake.connector.connect(
-            user="local", password="local", account="local", host=LOOPBACK, port=self.state["snowflake_port"],
-            protocol="http", database="EVENT_LOG", schema="RAW",
-        )  # fmt: skip
+        return localsnow_client.connect(self.state["snowflake_port"])
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         with self.snowflake() as conn, conn.cursor() as cursor:

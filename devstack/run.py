@@ -20,6 +20,7 @@ import boto3
 
 from devstack import stack
 from devstack.airflow_api import AirflowApi
+from devstack.localsnow import client as localsnow_client
 from devstack.machine_services import MissingService
 from devstack.simulator import SimulationOptions, simulate
 from devstack.simulator.reader import read_landed_hour
@@ -33,12 +34,7 @@ LAYOUT = os.environ.get("RUN_LAYOUT", "hive")
 
 
 def snowflake_connection(state: stack.StackState):
-    import snowflake.connector
-
-    return snowflake.connector.connect(
-        user="local", password="local", account="local", host=stack.LOOPBACK, port=state.snowflake_port,
-        protocol="http", database="EVENT_LOG", schema="RAW",
-    )  # fmt: skip
+    return localsnow_client.connect(state.snowflake_port)
 
 
 def rows_loaded_per_hour(state: stack.StackState) -> dict[datetime, int]:

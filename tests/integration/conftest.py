@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devstack.localsnow import client as localsnow_client
 from devstack.localsnow.process import start_server, stop_server
-from devstack.ports import LOOPBACK, free_port
+from devstack.ports import free_port
 from devstack.stack import BUCKET, PREFIX, REPO, connection_env
 
 # The DAG module reads its configuration when imported: set it before any test imports a DAG.
@@ -107,12 +108,7 @@ def snowflake_objects(local_stack):
 
 @pytest.fixture
 def warehouse(local_stack):
-    import snowflake.connector
-
-    conn = snowflake.connector.connect(
-        user="local", password="local", account="local", host=LOOPBACK, port=local_stack.snowflake_port,
-        protocol="http", database="EVENT_LOG", schema="RAW",
-    )  # fmt: skip
+    conn = localsnow_client.connect(local_stack.snowflake_port)
     yield conn
     conn.close()
 
