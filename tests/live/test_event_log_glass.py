@@ -30,7 +30,7 @@ import pytest
 
 from devstack.isolated import wait_until
 from devstack.simulator import SimulationOptions, simulate
-from devstack.stack import ADMIN_USER, BUCKET, PREFIX, REPO, _group_alive
+from devstack.stack import ADMIN_USER, BUCKET, PREFIX, REPO, group_alive
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
 
@@ -252,7 +252,7 @@ def test_the_watcher_reports_each_committed_hour_once_across_a_triggerer_restart
     os.killpg(old_pid, signal.SIGKILL)
     new_pid = wait_until(lambda: (pid := json.loads(state_file.read_text())["pids"]["triggerer"]) != old_pid and pid,
                          120, what="the supervisor to restart the triggerer")  # fmt: skip
-    assert not _group_alive(old_pid) and new_pid
+    assert not group_alive(old_pid) and new_pid
 
     late = SimulationOptions(bucket=BUCKET, prefix=PREFIX, end_hour=glass.hour(5), hours=1, events_per_hour=200,
                              files_per_hour=3, seed=14)  # fmt: skip
