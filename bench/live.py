@@ -224,7 +224,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
     fresh; committing the next hour only when the previous run is done keeps that shape (one hour in the
     pipeline at a time) while fitting five hours into minutes. The backfill measures hours queued at once."""
     s3 = stack.s3()
-    from include.event_log.hour_layout import HourLayout
+    from include.event_log.land.hour_layout import HourLayout
 
     layout = HourLayout.from_env({"EVENT_LOG_PREFIX": PREFIX})
 
@@ -302,7 +302,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
 
 def model_builds_since(stack: IsolatedStack, moment: datetime) -> list[tuple]:
     """(BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT) of the builds started since `moment`."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
 
     sql = render_sql("modeling/select_builds_since.sql", **event_log_objects().template_context())

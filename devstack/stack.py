@@ -199,7 +199,7 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "EVENT_LOG_BUCKET": BUCKET,
         "EVENT_LOG_PREFIX": PREFIX,
-        # The hour layout the landed data has (include/event_log/hour_layout.py): the lander's by default.
+        # The hour layout the landed data has (include/event_log/land/hour_layout.py): the lander's by default.
         **{name: os.environ[name] for name in LAYOUT_SETTINGS if name in os.environ},
         "EVENT_LOG_START_DATE": state.start_date,
         "EVENT_LOG_POKE_INTERVAL_SECONDS": "5",

@@ -1,4 +1,4 @@
-"""The triggers of event_log_ingest's dbt tasks (include/event_log/dbt_tasks.py): `BuildDueTrigger` of the build
+"""The triggers of event_log_ingest's dbt tasks (include/event_log/model/dbt_tasks.py): `BuildDueTrigger` of the build
 task, `ModelBuiltTrigger` of the model tasks.
 
 The build task starts in the triggerer. While a build task of any run is scheduled, queued or running (a build
@@ -31,7 +31,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
 
-# Must equal include.event_log.dbt_tasks.BUILD_XCOM_KEY (not imported: the triggerer imports this module early).
+# Must equal include.event_log.model.dbt_tasks.BUILD_XCOM_KEY (not imported: the triggerer imports this module early).
 BUILD_XCOM_KEY = "event_log_build"
 ENDED_STATES = {"success", "failed"}
 # A build task in these states builds, or is about to (a deferred one waits here, like this one).
@@ -95,9 +95,9 @@ class BuildDueTrigger(BaseTrigger):
 def decide_build(
     conn_id: str, dag_id: str, run_id: str, waited: float, leader_grace: float
 ) -> tuple[str, dict[str, Any], str]:
-    """The build task's next step from the hour-changes table (include/event_log/modeling.py `next_step`), with the
-    covered report and a message for the log. Runs in a thread of the triggerer."""
-    from include.event_log import modeling
+    """The build task's next step from the hour-changes table (include/event_log/model/modeling.py `next_step`),
+    with the covered report and a message for the log. Runs in a thread of the triggerer."""
+    from include.event_log.model import modeling
 
     pending, own = modeling.build_state(conn_id, dag_id, run_id)
     step = modeling.next_step(pending, run_id, waited, leader_grace)

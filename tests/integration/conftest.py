@@ -54,7 +54,7 @@ def _run_dbt_producer_first(dag) -> None:
     """dag.test() runs one task at a time: a model task (waiting in a trigger for the build task to report its
     model) picked before the build would wait inline for ever. Here the build runs first, so each model task
     finds its result at once. The scheduler runs them side by side (the live stack, `make run`, the benchmark)."""
-    from include.event_log.dbt_project import BUILD_TASK_ID
+    from include.event_log.model.dbt_project import BUILD_TASK_ID
 
     for build in [t for t in dag.tasks if t.task_id.split(".")[-1] == BUILD_TASK_ID]:
         prefix = build.task_group.group_id + "."

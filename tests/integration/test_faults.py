@@ -43,7 +43,7 @@ def test_warehouse_lost_mid_copy_leaves_the_hour_as_it_was_and_the_retry_loads_i
 ):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    import include.event_log.ingest as ingest
+    import include.event_log.load.ingest as ingest
     from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig
 
     n = 14

@@ -26,7 +26,7 @@ from devstack.localsnow.process import start_server, stop_server
 from devstack.ports import free_port
 from devstack.simulator import SimulationOptions, late_event_stream
 from devstack.stack import PREFIX, connection_env
-from include.event_log.hour_layout import Completion, HourLayout, Layout
+from include.event_log.land.hour_layout import Completion, HourLayout, Layout
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink, pytest.mark.timeout(1500)]
@@ -50,7 +50,7 @@ CASES = [
 def case_stack(request, local_stack, s3_endpoint_url, s3_client, tmp_path, monkeypatch):
     """A bucket, a Snowflake emulator and Airflow connections of the case's own, the DAGs' configuration
     set for its layout, and the Snowflake objects created by the snowflake_objects DAG."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     layout, completion = request.param
     bucket = f"flink-{layout.value}-{completion.value.replace('_', '-')}"

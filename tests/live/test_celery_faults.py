@@ -25,7 +25,7 @@ from devstack.isolated import wait_until
 from devstack.simulator import SimulationOptions, simulate
 from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX, PRODUCTION, WORKERS, group_members
-from include.event_log.hour_layout import HourLayout
+from include.event_log.land.hour_layout import HourLayout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 

@@ -34,7 +34,7 @@ from devstack.isolated import wait_until
 from devstack.ports import LOOPBACK
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
 from devstack.stack import BUCKET, PREFIX, group_alive
-from include.event_log.hour_layout import HourLayout, Layout
+from include.event_log.land.hour_layout import HourLayout, Layout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 

@@ -201,7 +201,7 @@ def test_rest_cli_records_an_event_on_the_kafka_topic(glass):
            "PYTHONPATH": str(REPO), "AIRFLOW_API_URL": glass.live.api_url, "AIRFLOW_API_USERNAME": ADMIN_USER,
            "AIRFLOW_API_PASSWORD": glass.live.state["admin_password"]}  # fmt: skip
     extra = json.dumps({"consumer_lag": 42, "source": "cli"})
-    command = [sys.executable, "-m", "include.event_log.asset_events", "record", "kafka_dagster_event_log",
+    command = [sys.executable, "-m", "include.event_log.glass.asset_events", "record", "kafka_dagster_event_log",
                "--extra", extra, "--partition-key", "2025-08-01T03"]  # fmt: skip
     result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -219,7 +219,7 @@ def test_rest_cli_records_an_event_on_the_kafka_topic(glass):
 
 
 def test_python_api_records_an_event_on_the_external_table(glass):
-    from include.event_log.asset_events import ApiConnection, record_asset_event
+    from include.event_log.glass.asset_events import ApiConnection, record_asset_event
 
     connection = ApiConnection.from_env({"AIRFLOW_API_URL": glass.live.api_url, "AIRFLOW_API_TOKEN": glass.token})
     uri = "snowflake://local/EVENT_LOG/RAW/EXT_FLINK_EVENT_LOG"

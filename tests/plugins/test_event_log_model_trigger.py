@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TaskSuccessEvent
 from event_log_model_trigger import BUILD_XCOM_KEY, BuildDueTrigger, ModelBuiltTrigger
 
-from include.event_log import dbt_tasks, modeling
+from include.event_log.model import dbt_tasks, modeling
 
 MODEL = "model.event_log.fct_runs"
 TESTS = ["test.event_log.unique_fct_runs_run_id.1", "test.event_log.not_null_fct_runs_run_id.2"]
@@ -126,7 +126,7 @@ def test_the_task_fails_with_the_message_or_builds_its_model_over_the_builds_hou
 
 # The build task's trigger: the states of the DAG's build tasks and the hour-changes table are scripted.
 def change(load_id: str, run_id: str, minute: int, build_id: str | None = None):
-    from include.event_log.modeling import HourChange
+    from include.event_log.model.modeling import HourChange
 
     return HourChange(load_id, datetime(2025, 8, 1, 3), datetime(2025, 8, 1, 4, minute), "event_log_ingest", run_id,
                       build_id)  # fmt: skip

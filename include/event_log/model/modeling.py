@@ -7,7 +7,7 @@ backfill, a manual run), builds the models over those hours, and on success mark
 it read as modeled by it, in one transaction with its own record. A load that commits while a build
 runs stays pending for the next build, so nothing falls between two builds.
 
-This module is the warehouse side only (plain data in and out); include/event_log/dbt_tasks.py drives
+This module is the warehouse side only (plain data in and out); include/event_log/model/dbt_tasks.py drives
 dbt with it.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from include.event_log.declarations import event_log_objects
+from include.event_log.objects.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import run_statements, transaction
 
