@@ -20,13 +20,19 @@ its file name (`event_log_model_trigger.ModelBuiltTrigger`). Heavy imports stay 
 
 The report is read only once the build task has ended (success or failed): a build task waiting for a
 retry, or cleared and not yet started, still holds its previous try's XComs.
+
+Every run of a backfill has a build trigger and one trigger per model, each asking the execution API every poke
+interval: 24 active runs are over 200 triggers. The questions repeat (every build trigger asks the same count of
+active builds; a run's model triggers ask the same task state), so the triggers of one triggerer share one answer
+per question and poke interval (`SharedAnswers`): one request where there were a run's worth.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TaskSuccessEvent, TriggerEvent
@@ -36,6 +42,35 @@ BUILD_XCOM_KEY = "event_log_build"
 ENDED_STATES = {"success", "failed"}
 # A build task in these states builds, or is about to (a deferred one waits here, like this one).
 BUILD_ACTIVE_STATES = ["scheduled", "queued", "running", "restarting"]
+
+
+class SharedAnswers:
+    """One answer per question and interval for every trigger on an event loop (the triggerer runs its triggers on
+    one). A question asked again within `max_age` seconds of the request that answered it gets that answer, or
+    joins the request still in flight; a failed request is not kept. Cancelling one asker leaves the request
+    running for the others."""
+
+    def __init__(self) -> None:
+        self._by_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def get(self, question: Hashable, max_age: float, ask: Callable[[], Awaitable[Any]]) -> Any:
+        loop = asyncio.get_running_loop()
+        answers: dict[Hashable, tuple[float, asyncio.Future]] = self._by_loop.setdefault(loop, {})
+        now = loop.time()
+        for old in [q for q, (at, request) in answers.items() if now - at >= max_age and request.done()]:
+            del answers[old]
+        entry = answers.get(question)
+        if entry is None:
+            entry = answers[question] = (now, asyncio.ensure_future(ask()))
+        try:
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if answers.get(question) is entry:
+                del answers[question]
+            raise
+
+
+ANSWERS = SharedAnswers()
 
 
 class BuildDueTrigger(BaseTrigger):
@@ -61,9 +96,12 @@ class BuildDueTrigger(BaseTrigger):
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
         from asgiref.sync import sync_to_async
 
-        return await sync_to_async(RuntimeTaskInstance.get_ti_count)(
-            dag_id=dag_id, task_ids=[task_id], states=BUILD_ACTIVE_STATES
-        )
+        def ask():
+            return sync_to_async(RuntimeTaskInstance.get_ti_count)(
+                dag_id=dag_id, task_ids=[task_id], states=BUILD_ACTIVE_STATES
+            )
+
+        return await ANSWERS.get(("active builds", dag_id, task_id), self.poke_interval, ask)
 
     async def _decide(self, dag_id: str, run_id: str, waited: float) -> tuple[str, dict[str, Any], str]:
         # In a thread: the Snowflake connector blocks, and importing it the first time takes seconds, which would
@@ -167,9 +205,13 @@ class ModelBuiltTrigger(BaseTrigger):
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
         from asgiref.sync import sync_to_async
 
-        states = await sync_to_async(RuntimeTaskInstance.get_task_states)(
-            dag_id=dag_id, task_ids=[self.producer_task_id], run_ids=[run_id]
-        )
+        def ask():
+            return sync_to_async(RuntimeTaskInstance.get_task_states)(
+                dag_id=dag_id, task_ids=[self.producer_task_id], run_ids=[run_id]
+            )
+
+        question = ("task states", dag_id, run_id, self.producer_task_id)
+        states = await ANSWERS.get(question, self.poke_interval, ask)
         state = states.get(run_id, {}).get(self.producer_task_id)
         return str(state.value if hasattr(state, "value") else state) if state is not None else None
 
