@@ -1,12 +1,13 @@
 """The triggers of event_log_ingest's dbt tasks (include/event_log/model/dbt_tasks.py): `BuildDueTrigger` of the build
 task, `ModelBuiltTrigger` of the model tasks.
 
-The build task starts in the triggerer. While a build task of any run is scheduled, queued or running (a build
-in the dbt pool), it waits. Then it reads the hour-changes table: nothing pending means another run's build
-covered this run, and the task ends here with the report its model tasks read (XCom `event_log_build`); the
-run of the oldest pending change resumes in a worker to build (the other runs wait for that build, at most a
-grace period, since the run of a re-load alone has no build task coming). The warehouse is read in a thread, its
-client imported there too: never on the triggerer's event loop.
+The build task starts in the triggerer and reads the hour-changes table: once every change of its run was modeled
+by a successful build (its own or another run's), the task ends here with the report its model tasks read (XCom
+`event_log_build`), even while later runs' builds go on. While a build task of any run is scheduled, queued or
+running (a build in the dbt pool), it waits, and looks at the table again every `covered_check_interval`. With no
+build active, the run of the oldest pending change resumes in a worker to build (the other runs wait for that
+build, at most a grace period, since the run of a re-load alone has no build task coming). The warehouse is read
+in a thread, its client imported there too: never on the triggerer's event loop.
 
 A model task starts here, in the triggerer, and waits until its run's build task has ended, then reads
 the one report the build task leaves (XCom `event_log_build`): the outcome of every model and of each
@@ -76,11 +77,15 @@ ANSWERS = SharedAnswers()
 class BuildDueTrigger(BaseTrigger):
     """Started by the scheduler for a build task (start_from_trigger); see the module's docstring."""
 
-    def __init__(self, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 6.0):
+    def __init__(
+        self, snowflake_conn_id: str, poke_interval: float = 3.0, leader_grace: float = 6.0,
+        covered_check_interval: float = 15.0,
+    ):  # fmt: skip
         super().__init__()
         self.snowflake_conn_id = snowflake_conn_id
         self.poke_interval = poke_interval
         self.leader_grace = leader_grace
+        self.covered_check_interval = covered_check_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -89,6 +94,7 @@ class BuildDueTrigger(BaseTrigger):
                 "snowflake_conn_id": self.snowflake_conn_id,
                 "poke_interval": self.poke_interval,
                 "leader_grace": self.leader_grace,
+                "covered_check_interval": self.covered_check_interval,
             },
         )
 
@@ -103,21 +109,29 @@ class BuildDueTrigger(BaseTrigger):
 
         return await ANSWERS.get(("active builds", dag_id, task_id), self.poke_interval, ask)
 
-    async def _decide(self, dag_id: str, run_id: str, waited: float) -> tuple[str, dict[str, Any], str]:
+    async def _decide(
+        self, dag_id: str, run_id: str, waited: float, builds_active: bool
+    ) -> tuple[str, dict[str, Any], str]:
         # In a thread: the Snowflake connector blocks, and importing it the first time takes seconds, which would
         # hold up every trigger of the triggerer if done on its event loop.
-        return await asyncio.to_thread(decide_build, self.snowflake_conn_id, dag_id, run_id, waited, self.leader_grace)
+        return await asyncio.to_thread(
+            decide_build, self.snowflake_conn_id, dag_id, run_id, waited, self.leader_grace, builds_active
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         ti = self.task_instance
         loop = asyncio.get_running_loop()
         led_since: float | None = None  # when this run began waiting for another run's build
+        checked_at: float | None = None  # when the table was last read while builds were active
         while True:
-            if await self._active_builds(ti.dag_id, ti.task_id):
+            active = bool(await self._active_builds(ti.dag_id, ti.task_id))
+            now = loop.time()
+            if active:
                 led_since = None
-            else:
-                waited = loop.time() - led_since if led_since is not None else 0.0
-                step, report, message = await self._decide(ti.dag_id, ti.run_id, waited)
+            if not active or checked_at is None or now - checked_at >= self.covered_check_interval:
+                checked_at = now if active else None
+                waited = now - led_since if led_since is not None else 0.0
+                step, report, message = await self._decide(ti.dag_id, ti.run_id, waited, active)
                 if step == "covered":
                     self.log.info("%s", message)
                     yield TaskSuccessEvent(xcoms={BUILD_XCOM_KEY: report, "task_status": "completed"})
@@ -126,19 +140,20 @@ class BuildDueTrigger(BaseTrigger):
                     self.log.info("%s", message)
                     yield TriggerEvent({"build": True, "message": message})
                     return
-                led_since = led_since if led_since is not None else loop.time()
+                if not active and led_since is None:
+                    led_since = now
             await asyncio.sleep(self.poke_interval)
 
 
 def decide_build(
-    conn_id: str, dag_id: str, run_id: str, waited: float, leader_grace: float
+    conn_id: str, dag_id: str, run_id: str, waited: float, leader_grace: float, builds_active: bool = False
 ) -> tuple[str, dict[str, Any], str]:
     """The build task's next step from the hour-changes table (include/event_log/model/modeling.py `next_step`),
     with the covered report and a message for the log. Runs in a thread of the triggerer."""
     from include.event_log.model import modeling
 
     pending, own = modeling.build_state(conn_id, dag_id, run_id)
-    step = modeling.next_step(pending, run_id, waited, leader_grace)
+    step = modeling.next_step(pending, own, run_id, waited, leader_grace, builds_active)
     if step == modeling.COVERED:
         report = modeling.covered_report(own)
         builds = ", ".join(report["covered_by"]) or "none needed"
