@@ -157,7 +157,7 @@ def decide_build(
     if step == modeling.COVERED:
         report = modeling.covered_report(own)
         builds = ", ".join(report["covered_by"]) or "none needed"
-        return step, report, f"Nothing pending: this run's {len(own)} changes were modeled by build(s) {builds}"
+        return step, report, f"Covered: this run's {len(own)} changes were modeled by build(s) {builds}"
     if step == modeling.BUILD:
         return step, {}, f"{len(pending)} changes pending, the oldest from run {pending[0].run_id}: building"
     return step, {}, ""
