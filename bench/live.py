@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from devstack.isolated import BUCKET, PREFIX, IsolatedStack
-from devstack.stack import EMBEDDED
 
 DAG_ID = "event_log_ingest"
 SENSOR = "load_hour.wait_for_commit"
@@ -73,25 +72,19 @@ def slots_in_use(api) -> int:
     return count_task_instances(api, dag_id="~", state=["running", "queued"])
 
 
-def backfill_create(stack: IsolatedStack, hours: list[datetime], max_active_runs: int, attempts: int = 10) -> int:
+def backfill_create(stack: IsolatedStack, hours: list[datetime], max_active_runs: int) -> int:
     """`airflow backfill create`; on the embedded stack, retried when its SQLite metadata DB was locked by the
     scheduler (the CLI's transaction is then rolled back, nothing was created). On PostgreSQL it runs once.
     Returns the attempts it took."""
-    if stack.mode != EMBEDDED:
-        attempts = 1
     command = [
         "backfill", "create", "--dag-id", DAG_ID, "--from-date", min(hours).isoformat(),
         "--to-date", max(hours).isoformat(), "--reprocess-behavior", "completed",
         "--max-active-runs", str(max_active_runs),
     ]  # fmt: skip
-    for attempt in range(1, attempts + 1):
-        result = stack.airflow_cli(command, timeout=180)
-        if result.returncode == 0:
-            return attempt
-        if "database is locked" not in result.stderr or attempt == attempts:
-            raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr[-6000:]}")
-        time.sleep(2 * attempt)  # the scheduler may be busy for a while (e.g. right after runs were stopped)
-    raise AssertionError("unreachable")
+    result = stack.airflow_cli(command, timeout=180)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr[-6000:]}")
+    return result.attempts
 
 
 def runs_by_hour(api, hours: list[datetime]) -> dict[datetime, Any]:
@@ -231,7 +224,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
     fresh; committing the next hour only when the previous run is done keeps that shape (one hour in the
     pipeline at a time) while fitting five hours into minutes. The backfill measures hours queued at once."""
     s3 = stack.s3()
-    from include.event_log.hour_layout import HourLayout
+    from include.event_log.land.hour_layout import HourLayout
 
     layout = HourLayout.from_env({"EVENT_LOG_PREFIX": PREFIX})
 
@@ -309,7 +302,7 @@ def measure_freshness(stack: IsolatedStack, api, hours: list[datetime], box: flo
 
 def model_builds_since(stack: IsolatedStack, moment: datetime) -> list[tuple]:
     """(BUILD_ID, RUN_ID, TRY_NUMBER, STATUS, HOURS, STARTED_AT, FINISHED_AT) of the builds started since `moment`."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
 
     sql = render_sql("modeling/select_builds_since.sql", **event_log_objects().template_context())

@@ -89,7 +89,7 @@ def time_copy(stack: IsolatedStack, listing: dict[str, Any]) -> dict[str, float]
     """The task's transaction (DELETE the hour, COPY the listed files, COMMIT), each statement timed."""
     import pendulum
 
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
 
     context = event_log_objects().template_context()

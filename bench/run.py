@@ -104,7 +104,7 @@ def land(stack: IsolatedStack, end_hour: datetime, hours: int, events: int, file
 
 
 def listing_of(stack: IsolatedStack, hour: datetime) -> dict[str, Any]:
-    from include.event_log.ingest import list_committed_part_files
+    from include.event_log.load.ingest import list_committed_part_files
 
     return list_committed_part_files(S3Lister(stack.s3()), hour.isoformat(), ingest_config())
 

@@ -1,7 +1,7 @@
 """Worker memory: the peak RSS of the load task's body for a small and a large hour.
 
 The COPY step of `load_partition` (dags/event_log_ingest.py) runs in a child process, as the task runs
-it: an S3Hook on the `aws_event_log` connection, then `include.event_log.ingest.copy_hour` on the
+it: an S3Hook on the `aws_event_log` connection, then `include.event_log.load.ingest.copy_hour` on the
 `snowflake_event_log` connection, against the running local S3 and Snowflake, with the hour's listing as
 `load_partition` makes it (given on stdin). The child's peak RSS is its VmHWM
 (/proc/self/status), read as its last act. Not ru_maxrss (getrusage, wait4): on Linux that high-water
@@ -27,7 +27,7 @@ TASK_BODY = r"""
 import json, sys
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig
-from include.event_log.ingest import copy_hour
+from include.event_log.load.ingest import copy_hour
 from include.event_log.warehouse import EventLogSnowflakeHook
 
 listing = json.load(sys.stdin)

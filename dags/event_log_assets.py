@@ -2,7 +2,7 @@
 ### event_log_assets: the whole pipeline's assets and lineage, from Kafka to the dbt models (never runs)
 
 **What**: one placeholder task per asset written from others, as declared in
-`include/event_log/external_assets.yaml`: its `inlets` are the upstream assets, its `outlets` the asset.
+`include/event_log/glass/external_assets.yaml`: its `inlets` are the upstream assets, its `outlets` the asset.
 Airflow registers an asset only when a DAG references it, and draws lineage asset -> task -> asset, so
 this DAG puts the systems Airflow does not run into its asset graph (Assets view): the Kafka topic ->
 the Flink lander -> the S3 hourly partitions -> stage and external table -> raw table and rejects ->
@@ -11,7 +11,7 @@ each task's doc says which real job or task does that step.
 
 **Schedule**: none, and it is never triggered: the tasks do nothing. The assets' events come from the
 systems themselves: `event_log_ingest` (raw table, models), the `s3_committed_hours` watcher on the S3
-asset (`event_log_commits`), and anyone through the REST API or `python -m include.event_log.asset_events`.
+asset (`event_log_commits`), and anyone through the REST API or `python -m include.event_log.glass.asset_events`.
 
 **If it fails to parse**: the declaration is invalid (the import error names the asset); fix the YAML.
 """
@@ -22,7 +22,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import dag
 
 from include.event_log.config import IngestConfig, Tag, default_args
-from include.event_log.external_assets import asset_by_name, asset_catalog
+from include.event_log.glass.external_assets import asset_by_name, asset_catalog
 
 CONFIG = IngestConfig.from_env()
 

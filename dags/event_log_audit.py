@@ -38,8 +38,8 @@ from __future__ import annotations
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from include.event_log.assets import raw_events_asset
 from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
+from include.event_log.glass.assets import raw_events_asset
 
 CONFIG = IngestConfig.from_env()
 # The raw table the audit reads (lineage in the asset graph), the asset event_log_ingest emits per loaded hour.
@@ -61,9 +61,9 @@ def event_log_audit():
     def audit_hours(data_interval_end=None, dag_run=None) -> dict:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        from include.event_log.audit import AuditConfig
-        from include.event_log.audit_readers import audit_window
-        from include.event_log.checks import record_check_results
+        from include.event_log.audit.findings import AuditConfig
+        from include.event_log.audit.readers import audit_window
+        from include.event_log.check.results import record_check_results
 
         report = audit_window(
             S3Hook(aws_conn_id=AWS_CONN_ID),

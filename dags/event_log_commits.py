@@ -28,7 +28,7 @@ from __future__ import annotations
 from airflow.sdk import dag, task
 
 from include.event_log.config import IngestConfig, Tag, default_args
-from include.event_log.external_assets import asset_by_name
+from include.event_log.glass.external_assets import asset_by_name
 
 CONFIG = IngestConfig.from_env()
 S3_HOURS = asset_by_name("s3_flink_event_log", CONFIG)
@@ -47,7 +47,7 @@ S3_HOURS = asset_by_name("s3_flink_event_log", CONFIG)
 def event_log_commits():
     @task(inlets=[S3_HOURS])
     def report_committed_hours(triggering_asset_events=None) -> list[dict]:
-        from include.event_log.commit_events import committed_hours_of_events
+        from include.event_log.land.commit_events import committed_hours_of_events
 
         return committed_hours_of_events(triggering_asset_events[S3_HOURS])
 

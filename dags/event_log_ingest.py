@@ -57,9 +57,11 @@ from __future__ import annotations
 from airflow.sdk import CronDataIntervalTimetable, dag, task, task_group
 from cosmos import DbtTaskGroup
 
-from include.event_log.assets import raw_events_asset
+from include.event_log.alert.deadlines import build_ingest_deadline
 from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
-from include.event_log.dbt_project import (
+from include.event_log.glass.assets import raw_events_asset
+from include.event_log.load.sensors import HourCompleteSensor
+from include.event_log.model.dbt_project import (
     DBT_OPERATOR_ARGS,
     EXECUTION_CONFIG,
     PROFILE_CONFIG,
@@ -67,8 +69,6 @@ from include.event_log.dbt_project import (
     RENDER_CONFIG,
     add_build_task,
 )
-from include.event_log.deadlines import build_ingest_deadline
-from include.event_log.sensors import HourCompleteSensor
 
 CONFIG = IngestConfig.from_env()
 RAW_EVENTS = raw_events_asset(CONFIG)
@@ -88,7 +88,7 @@ RAW_EVENTS = raw_events_asset(CONFIG)
 def event_log_ingest():
     @task
     def hours_to_load(data_interval_start=None, data_interval_end=None) -> list[dict[str, str]]:
-        from include.event_log.ingest import hours_in_interval
+        from include.event_log.load.ingest import hours_in_interval
 
         return hours_in_interval(data_interval_start, data_interval_end)
 
@@ -109,7 +109,7 @@ def event_log_ingest():
         def load_partition(hour_start: str, completion: dict, dag_run=None) -> dict:
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-            from include.event_log.ingest import load_committed_hour
+            from include.event_log.load.ingest import load_committed_hour
 
             s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
             return load_committed_hour(s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion)
@@ -118,8 +118,8 @@ def event_log_ingest():
         def check_hour(load: dict, dag_run=None, outlet_events=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from include.event_log.checks import FAIL, record_check_results
-            from include.event_log.hour_checks import check_loaded_hour
+            from include.event_log.check.hour_checks import check_loaded_hour
+            from include.event_log.check.results import FAIL, record_check_results
 
             listing, report = load["listing"], load["report"]
             results = check_loaded_hour(SNOWFLAKE_CONN_ID, listing, report)

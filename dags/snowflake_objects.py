@@ -1,7 +1,7 @@
 """
 ### snowflake_objects: the event log's Snowflake objects, planned and applied from their YAML declaration
 
-**What**: `plan_changes` compares `include/event_log/snowflake_objects.yaml` with the live objects (SHOW /
+**What**: `plan_changes` compares `include/event_log/objects/snowflake_objects.yaml` with the live objects (SHOW /
 DESCRIBE): the schema, the JSON file format, the external stage on the Flink S3 prefix, the external table
 `EXT_FLINK_EVENT_LOG` and the native tables (raw, rejects, check results, hour changes, model builds). The plan
 (logged) says per object: create, alter (property, from, to), replace (why) or unchanged. `apply_changes` applies
@@ -17,7 +17,8 @@ the first hourly load. A run with nothing to change changes nothing.
 **Destructive changes** (dropping or retyping a column of a native table; retyping replaces the table and loses
 its rows) are refused: `plan_changes` fails naming each object and field, records them as `fail` rows, and
 nothing is applied. To apply them: trigger with `{"allow_destructive_changes": true}` (the DAG param), or set
-`EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true`. See the plan first: `python -m include.event_log.snowflake_objects plan`.
+`EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true`. See the plan first:
+`python -m include.event_log.objects.snowflake_objects plan`.
 
 **Deadline**: a run not done `EVENT_LOG_OBJECTS_DEADLINE_SECONDS` after it was queued is recorded
 and notified (plugins/event_log_deadlines.py).
@@ -33,10 +34,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
 
-from include.event_log.assets import snowflake_objects_asset
+from include.event_log.alert.deadlines import build_objects_deadline
 from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig, Tag, default_args
-from include.event_log.deadlines import build_objects_deadline
-from include.event_log.declarations import event_log_objects
+from include.event_log.glass.assets import snowflake_objects_asset
+from include.event_log.objects.declarations import event_log_objects
 
 OBJECTS = snowflake_objects_asset(IngestConfig.from_env())
 
@@ -63,8 +64,8 @@ def snowflake_objects():
         from airflow.sdk.exceptions import AirflowFailException
 
         from include.event_log.config import destructive_changes_allowed
-        from include.event_log.object_plan import DestructiveChangeRefused
-        from include.event_log.snowflake_objects import plan_object_changes, record_plan
+        from include.event_log.objects.object_plan import DestructiveChangeRefused
+        from include.event_log.objects.snowflake_objects import plan_object_changes, record_plan
 
         plan = plan_object_changes(SNOWFLAKE_CONN_ID)
         allowed = bool(params["allow_destructive_changes"]) or destructive_changes_allowed()
@@ -80,7 +81,7 @@ def snowflake_objects():
         from airflow.sdk.exceptions import AirflowFailException
 
         from include.event_log.config import destructive_changes_allowed
-        from include.event_log.snowflake_objects import PlanChanged, apply_object_changes, record_plan
+        from include.event_log.objects.snowflake_objects import PlanChanged, apply_object_changes, record_plan
 
         allowed = bool(params["allow_destructive_changes"]) or destructive_changes_allowed()
         try:
@@ -94,7 +95,7 @@ def snowflake_objects():
 
     @task(multiple_outputs=False)
     def refresh_whole_location() -> dict[str, int]:
-        from include.event_log.snowflake_objects import refresh_external_table
+        from include.event_log.objects.snowflake_objects import refresh_external_table
 
         return refresh_external_table(SNOWFLAKE_CONN_ID)
 

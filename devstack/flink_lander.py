@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.simulator import SimulationOptions, StreamRecord, event_stream, late_event_stream, parse_hour
-from include.event_log.hour_layout import SUCCESS_MARKER, HourLayout, Layout
+from include.event_log.land.hour_layout import SUCCESS_MARKER, HourLayout, Layout
 
 REPO = Path(__file__).resolve().parent.parent
 FLINK_VENV = REPO / ".venv-flink"

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devstack.localsnow import client as localsnow_client
 from devstack.ports import LOOPBACK
 from devstack.stack import (
     ADMIN_USER,
@@ -33,6 +34,7 @@ from devstack.stack import (
     PREFIX,
     REPO,
     kill_session,
+    run_airflow,
 )
 
 # `python -m devstack.stack up`, with a start date: the DAGs' EVENT_LOG_START_DATE.
@@ -129,12 +131,7 @@ class IsolatedStack:
         )  # fmt: skip
 
     def snowflake(self):
-        import snowflake.connector
-
-        return snowflake.connector.connect(
-            user="local", password="local", account="local", host=LOOPBACK, port=self.state["snowflake_port"],
-            protocol="http", database="EVENT_LOG", schema="RAW",
-        )  # fmt: skip
+        return localsnow_client.connect(self.state["snowflake_port"])
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         with self.snowflake() as conn, conn.cursor() as cursor:
@@ -146,11 +143,8 @@ class IsolatedStack:
         return process_group_rss(self.state["pids"][component])
 
     def airflow_cli(self, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
-        bin_dir = Path(sys.executable).parent
-        return subprocess.run(
-            [str(bin_dir / "airflow"), *args], env=self.airflow_env(), cwd=REPO, capture_output=True, text=True,
-            timeout=timeout,
-        )  # fmt: skip
+        """`airflow <args>` against this stack (`devstack.stack.run_airflow`: retried while SQLite is locked)."""
+        return run_airflow(args, self.airflow_env(), self.mode, timeout=timeout)
 
 
 def process_group_rss(pgid: int) -> int:

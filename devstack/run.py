@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import boto3
 
 from devstack import stack
 from devstack.airflow_api import AirflowApi
+from devstack.localsnow import client as localsnow_client
 from devstack.machine_services import MissingService
 from devstack.simulator import SimulationOptions, simulate
 from devstack.simulator.reader import read_landed_hour
@@ -33,12 +33,7 @@ LAYOUT = os.environ.get("RUN_LAYOUT", "hive")
 
 
 def snowflake_connection(state: stack.StackState):
-    import snowflake.connector
-
-    return snowflake.connector.connect(
-        user="local", password="local", account="local", host=stack.LOOPBACK, port=state.snowflake_port,
-        protocol="http", database="EVENT_LOG", schema="RAW",
-    )  # fmt: skip
+    return localsnow_client.connect(state.snowflake_port)
 
 
 def rows_loaded_per_hour(state: stack.StackState) -> dict[datetime, int]:
@@ -96,18 +91,10 @@ def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime)
         "--reprocess-behavior", "completed", "--max-active-runs", "3",
     ]  # fmt: skip
     print("$", " ".join(command[1:]), flush=True)
-    # The embedded stack's SQLite may be locked by a busy scheduler for a moment: there, try again a few times
-    # before giving up. PostgreSQL has no such lock: the production-shaped stack runs the command once.
-    attempts = 3 if state.mode == stack.EMBEDDED else 1
-    for attempt in range(1, attempts + 1):
-        result = subprocess.run(
-            command, env={**os.environ, **stack.airflow_env(state)}, cwd=stack.REPO, capture_output=True, text=True
-        )
-        if result.returncode == 0:
-            return
-        if "database is locked" not in result.stdout + result.stderr or attempt == attempts:
-            raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
-        time.sleep(5 * attempt)
+    # The embedded stack's SQLite may be locked by a busy scheduler for a moment: run_airflow tries again there.
+    result = stack.run_airflow(command[1:], {**os.environ, **stack.airflow_env(state)}, state.mode)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
 
 
 def main() -> int:

@@ -199,7 +199,7 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "EVENT_LOG_BUCKET": BUCKET,
         "EVENT_LOG_PREFIX": PREFIX,
-        # The hour layout the landed data has (include/event_log/hour_layout.py): the lander's by default.
+        # The hour layout the landed data has (include/event_log/land/hour_layout.py): the lander's by default.
         **{name: os.environ[name] for name in LAYOUT_SETTINGS if name in os.environ},
         "EVENT_LOG_START_DATE": state.start_date,
         "EVENT_LOG_POKE_INTERVAL_SECONDS": "5",
@@ -264,7 +264,7 @@ def component_env(name: str) -> dict[str, str]:
     return {WORKER_HOSTNAME_VARIABLE: name} if name in WORKERS else {}
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -280,7 +280,7 @@ def _alive(pid: int | None) -> bool:
         return False
 
 
-def _members(leader: int) -> list[int]:
+def group_members(leader: int) -> list[int]:
     """Live (non-zombie) processes of the session we started with `leader` (start_new_session: its pid is both
     the session and the process group id). Airflow's task processes move to process groups of their own, so a
     group kill misses them; they stay in the session."""
@@ -296,15 +296,15 @@ def _members(leader: int) -> list[int]:
     return members
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """Whether any live process of the group, or of the session it leads, is left."""
-    return bool(_members(pgid))
+    return bool(group_members(pgid))
 
 
 def _signal_members(leader: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(leader, sig)
-    for pid in _members(leader):
+    for pid in group_members(leader):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
 
@@ -317,14 +317,14 @@ def kill_session(leader: int) -> None:
 def stop_group(pgid: int, name: str, grace: float = 20.0, leader: subprocess.Popen | None = None) -> None:
     """SIGTERM the process group and session we started (their id is the leader's pid), SIGKILL what is left
     after a grace: the component and every process it started, task processes in groups of their own included."""
-    if not _group_alive(pgid):
+    if not group_alive(pgid):
         return
     _signal_members(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         if leader is not None:
             leader.poll()  # reap the leader, or it lingers as a zombie of the group
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return
         time.sleep(0.2)
     print(f"{name} (process group {pgid}) ignored SIGTERM for {grace:.0f}s: SIGKILL", file=sys.stderr)
@@ -360,7 +360,7 @@ class Supervisor:
         self.state.pids = {}
         self.state.supervisor_pid = None
         self.state.save()
-        if self.state.owner_pid and not _alive(self.state.owner_pid):
+        if self.state.owner_pid and not process_alive(self.state.owner_pid):
             # Nobody is left to run `down`: leave nothing behind.
             release_machine_resources(self.state)
 
@@ -377,7 +377,7 @@ class Supervisor:
                 wait_for_port(self.state.broker_port)
         while not self.stopping:
             time.sleep(1)
-            if self.state.owner_pid and not _alive(self.state.owner_pid):
+            if self.state.owner_pid and not process_alive(self.state.owner_pid):
                 print(f"the stack's owner (pid {self.state.owner_pid}) is gone: stopping the stack", flush=True)
                 self.stop_all()
                 return
@@ -394,9 +394,30 @@ class Supervisor:
                 self.start(name)
 
 
+SQLITE_LOCKED = "database is locked"
+
+
+def run_airflow(
+    args: list[str], env: dict[str, str], mode: str, timeout: float | None = None, attempts: int = 10
+) -> subprocess.CompletedProcess:
+    """`airflow <args>` against a stack, the one place that runs Airflow's CLI for `make run`, the benchmark and
+    the tests. On the embedded stack a command that found SQLite locked by the scheduler (its transaction rolled
+    back, nothing done) runs again, up to `attempts` times, waiting a little longer each time; PostgreSQL has no
+    such lock, so on the production-shaped stack it runs once. Returns the last attempt's result, with
+    `attempts` set to how many were made."""
+    for attempt in range(1, (attempts if mode == EMBEDDED else 1) + 1):
+        result = subprocess.run(
+            [str(BIN / "airflow"), *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout
+        )
+        result.attempts = attempt
+        if result.returncode == 0 or SQLITE_LOCKED not in result.stdout + result.stderr:
+            break
+        time.sleep(2 * attempt)
+    return result
+
+
 def _run_airflow_cli(args: list[str], state: StackState, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, **airflow_env(state)}
-    result = subprocess.run([str(BIN / "airflow"), *args], env=env, cwd=REPO, capture_output=True, text=True)
+    result = run_airflow(args, {**os.environ, **airflow_env(state)}, state.mode)
     if check and result.returncode != 0:
         raise RuntimeError(f"airflow {' '.join(args)} failed ({state.mode} stack):\n{result.stderr[-4000:]}")
     return result
@@ -404,7 +425,7 @@ def _run_airflow_cli(args: list[str], state: StackState, check: bool = True) -> 
 
 def running_state() -> StackState | None:
     state = StackState.load()
-    if state and _alive(state.supervisor_pid):
+    if state and process_alive(state.supervisor_pid):
         return state
     return None
 
@@ -499,17 +520,17 @@ def down() -> list[str]:
     state = StackState.load()
     if not state:
         return []
-    if state.supervisor_pid and _alive(state.supervisor_pid):
+    if state.supervisor_pid and process_alive(state.supervisor_pid):
         os.kill(state.supervisor_pid, signal.SIGTERM)
         deadline = time.monotonic() + 90
-        while _alive(state.supervisor_pid) and time.monotonic() < deadline:
+        while process_alive(state.supervisor_pid) and time.monotonic() < deadline:
             time.sleep(0.3)
     leftovers = []
     for name, pgid in (StackState.load() or state).pids.items():
-        if _group_alive(pgid):
+        if group_alive(pgid):
             leftovers.append(name)
             stop_group(pgid, name, grace=5)
-    if state.supervisor_pid and _alive(state.supervisor_pid):
+    if state.supervisor_pid and process_alive(state.supervisor_pid):
         os.kill(state.supervisor_pid, signal.SIGKILL)
     state = StackState.load() or state
     state.pids, state.supervisor_pid = {}, None
@@ -574,7 +595,7 @@ def main(argv: list[str]) -> int:
         f"mode: {state.mode}" + (f"  database: {state.database}  broker: {state.broker_url}" if state.database else "")
     )
     for name, pid in state.pids.items():
-        print(f"{name:14} pid {pid:7}  {'up' if _alive(pid) else 'DOWN'}")
+        print(f"{name:14} pid {pid:7}  {'up' if process_alive(pid) else 'DOWN'}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Deadline-alert callbacks of the event-log DAGs (built by include/event_log/deadlines.py).
+"""Deadline-alert callbacks of the event-log DAGs (built by include/event_log/alert/deadlines.py).
 
 Airflow runs a missed deadline's AsyncCallback in the triggerer, importing it by path. The plugins
 folder is on sys.path in every Airflow component, so this module's import path is its file name:
@@ -65,8 +65,8 @@ def _run_hours(dag_run: dict[str, Any]) -> list[datetime]:
 
 
 def _hour_folder(bucket: str, layout: dict[str, Any] | None, prefix: str | None, hour: datetime) -> str:
-    """The hour's S3 folder in the DAG's layout (include/event_log/hour_layout.py)."""
-    from include.event_log.hour_layout import HourLayout, Layout
+    """The hour's S3 folder in the DAG's layout (include/event_log/land/hour_layout.py)."""
+    from include.event_log.land.hour_layout import HourLayout, Layout
 
     # Deadlines recorded before the layout was configurable carry only the prefix (plain folders then).
     hours = HourLayout.from_dict(layout) if layout else HourLayout(Layout.PLAIN, prefix or "")
@@ -77,7 +77,7 @@ async def _record(snowflake_conn_id: str, dag_id: str, run_id: str, key: str, re
     """Record the miss once per deadline: True when this call recorded it, False when an earlier call (this
     callback run again after a triggerer restart, or by another triggerer) already had, None when the warehouse
     could not be reached."""
-    from include.event_log import checks
+    from include.event_log.check import results as checks
 
     try:
         inserted = await asyncio.wait_for(
@@ -218,7 +218,7 @@ async def ingest_deadline_missed(
     prefix: str | None = None,
 ) -> str:
     """An event_log_ingest run's hour was not loaded by end of hour + commit delay + grace."""
-    from include.event_log.checks import FAIL, CheckResult
+    from include.event_log.check.results import FAIL, CheckResult
 
     dag_run = context.get("dag_run") or {}
     dag_id, run_id = dag_run.get("dag_id", "event_log_ingest"), dag_run.get("dag_run_id", "unknown")
@@ -273,7 +273,7 @@ async def objects_deadline_missed(
     alert_emails: list[str],
 ) -> str:
     """A snowflake_objects run did not finish within the objects deadline of being queued."""
-    from include.event_log.checks import FAIL, CheckResult
+    from include.event_log.check.results import FAIL, CheckResult
 
     dag_run = context.get("dag_run") or {}
     dag_id, run_id = dag_run.get("dag_id", "snowflake_objects"), dag_run.get("dag_run_id", "unknown")

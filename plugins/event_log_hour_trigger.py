@@ -1,4 +1,4 @@
-"""The trigger of event_log_ingest's `load_hour.wait_for_commit` (include/event_log/sensors.py).
+"""The trigger of event_log_ingest's `load_hour.wait_for_commit` (include/event_log/load/sensors.py).
 
 It waits in the triggerer, holding no worker slot, until the hour is complete under the configured hour
 layout and completion signal, checking S3 every poke interval with the same `check_hour_completion` the
@@ -36,8 +36,8 @@ class HourCompleteTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from include.event_log.hour_layout import HourLayout
-        from include.event_log.sensors import check_hour_completion
+        from include.event_log.land.hour_layout import HourLayout
+        from include.event_log.load.sensors import check_hour_completion
 
         layout = HourLayout.from_dict(self.layout)
         while True:

@@ -11,7 +11,7 @@ Astro's deployment path too):
 Both need Airflow's auth, as the REST API does: the UI's session cookie (the page is shown in an iframe
 of the UI) or a bearer token, and read access to event_log_ingest's runs; without a token: 401.
 The page is in the navigation (Browse) and is a tab of every DAG run's page (the hours of that run).
-What each state means: include/event_log/hour_states.py.
+What each state means: include/event_log/glass/hour_states.py.
 
 The plugins manager imports this file in every Airflow component: the app (FastAPI, Airflow's auth,
 the Snowflake connector) is built on the first request the API server routes to it, not at import.
@@ -40,7 +40,7 @@ def build_app():
     from fastapi import Depends, FastAPI, Query
     from fastapi.responses import HTMLResponse
 
-    from include.event_log.hour_states import COLUMNS, INGEST_DAG_ID
+    from include.event_log.glass.hour_states import COLUMNS, INGEST_DAG_ID
 
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     readable = [
@@ -53,7 +53,7 @@ def build_app():
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig
-        from include.event_log.hour_states import read_hour_states
+        from include.event_log.glass.hour_states import read_hour_states
 
         now = datetime.now(UTC)
         states = read_hour_states(SNOWFLAKE_CONN_ID, S3Hook(aws_conn_id=AWS_CONN_ID).get_conn(),

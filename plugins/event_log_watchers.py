@@ -1,8 +1,8 @@
 """The event trigger behind the S3 asset's watcher: one asset event per committed hour.
 
 `CommittedHoursTrigger` runs in the triggerer as the `s3_committed_hours` AssetWatcher of the asset
-`s3_flink_event_log` (include/event_log/external_assets.py). Every `poll_interval` seconds it lists the
-hour folders of the last `lookback_hours` (one listing per day, include/event_log/s3_commits.py) and
+`s3_flink_event_log` (include/event_log/glass/external_assets.py). Every `poll_interval` seconds it lists the
+hour folders of the last `lookback_hours` (one listing per day, include/event_log/land/s3_commits.py) and
 yields one event per hour it has not reported committed yet (by the hour layout's rule: its `_SUCCESS`, or a
 later hour's files and the quiet period), new or committed again (late data),
 with the hour, commit time, committed part files and bytes. Airflow records each as an asset event
@@ -39,7 +39,7 @@ class CommittedHoursTrigger(BaseEventTrigger):
         super().__init__()
         self.bucket = bucket
         self.prefix = prefix
-        # The hour layout (include/event_log/hour_layout.py HourLayout.as_dict()); the environment's if absent.
+        # The hour layout (include/event_log/land/hour_layout.py HourLayout.as_dict()); the environment's if absent.
         self.layout = layout
         self.aws_conn_id = aws_conn_id
         self.poll_interval = poll_interval
@@ -64,8 +64,8 @@ class CommittedHoursTrigger(BaseEventTrigger):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
         from include.event_log.config import IngestConfig
-        from include.event_log.hour_layout import HourLayout
-        from include.event_log.s3_commits import committed_hours
+        from include.event_log.land.hour_layout import HourLayout
+        from include.event_log.land.s3_commits import committed_hours
 
         layout = (
             HourLayout.from_dict(self.layout) if self.layout else HourLayout.from_env({"EVENT_LOG_PREFIX": self.prefix})

@@ -114,7 +114,7 @@ def test_secrets_local_state_and_development_files_stay_out_of_the_image(path):
     "path",
     [
         "Dockerfile", "requirements.txt", "packages.txt", "dags/event_log_ingest.py", "include/event_log/config.py",
-        "include/sql/ingest/copy_hour_files.sql", "include/event_log/snowflake_objects.yaml",
+        "include/sql/ingest/copy_hour_files.sql", "include/event_log/objects/snowflake_objects.yaml",
         "plugins/event_log_deadlines.py", "dbt/dbt_project.yml", "dbt/profiles.yml", "dbt/models/staging/x.sql",
         ".astro/config.yaml",
     ],

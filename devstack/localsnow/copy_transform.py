@@ -16,7 +16,7 @@ fakesnow's COPY reads JSON with `read_json_objects` and knows neither `METADATA$
 Only ON_ERROR = ABORT_STATEMENT and CONTINUE are implemented (the package's COPY uses CONTINUE): SKIP_FILE,
 SKIP_FILE_n and SKIP_FILE_n% are refused with an error naming the option. No rejected lines are kept, so a
 query of `TABLE(VALIDATE(...))` is refused too (statements.py); the package keeps its rejected lines itself
-(include/event_log/rejects.py).
+(include/event_log/load/rejects.py).
 
 Statements this module does not handle (another file format, an internal stage, a URL source) are left to
 fakesnow unchanged.

@@ -1,7 +1,7 @@
 """A seeded stand-in for the Flink job that lands the Dagster+ event log in S3.
 
 It writes exactly the shape of ../shared/event-log-spec.md, in either layout of its section 2 (the
-folder comes from include/event_log/hour_layout.py):
+folder comes from include/event_log/land/hour_layout.py):
 
 - `hive` (the default, what the package's lander writes with Flink's SQL filesystem sink):
   `<prefix>/dt=YYYY-MM-DD/hr=HH/` holding part files `part-<uuid>-<subtask>-<n>` without an extension

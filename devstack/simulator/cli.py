@@ -14,7 +14,7 @@ import sys
 
 from devstack.simulator.options import SimulationOptions
 from devstack.simulator.writer import simulate
-from include.event_log.hour_layout import Layout
+from include.event_log.land.hour_layout import Layout
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """What the writer and the reader both name: hours, hour folders, the objects in them, a malformed line.
 
-The folder of an hour comes from include/event_log/hour_layout.py; this adds the names of the by-products the
+The folder of an hour comes from include/event_log/land/hour_layout.py; this adds the names of the by-products the
 simulator writes (`_SUCCESS`, multipart temp objects). The reader (`reader.py`) imports this module and
 nothing else of the simulator, so whatever it reads back is read from S3, not from the writer's state.
 """
@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from include.event_log.hour_layout import HourLayout, Layout, ObjectKind
-from include.event_log.hour_layout import classify_object as classify_in_hour
+from include.event_log.land.hour_layout import HourLayout, Layout, ObjectKind
+from include.event_log.land.hour_layout import classify_object as classify_in_hour
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Object names inside an hour folder (match with fullmatch on the last path segment).
@@ -42,7 +42,7 @@ def hour_prefix(prefix: str, hour: datetime, layout: str = Layout.HIVE) -> str:
 def classify_object(key: str) -> str:
     """What an object in an hour folder is: `part`, `in_progress`, `multipart_tmp`, `success` or `other`.
 
-    Whether it is loaded at all is include/event_log/hour_layout.py's decision (by the name inside the
+    Whether it is loaded at all is include/event_log/land/hour_layout.py's decision (by the name inside the
     hour folder); this only names the by-product kinds the simulator writes.
     """
     name = key.rsplit("/", 1)[-1]

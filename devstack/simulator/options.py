@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from devstack.simulator.layout import HOUR, iso_hour, parse_hour
-from include.event_log.hour_layout import HourLayout, Layout
+from include.event_log.land.hour_layout import HourLayout, Layout
 
 _HOUR_LIST_OPTIONS = ("empty_hours", "uncommitted_hours", "late_hours", "malformed_hours", "duplicate_hours")
 

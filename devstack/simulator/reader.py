@@ -1,7 +1,7 @@
 """Reading landed hours back from S3, as a loader would: the tests' oracle.
 
 It imports nothing from the writer, the events or the stream, and nothing of their manifest: only
-`layout.py` (hours, folders, object names, `MalformedLine`) and include/event_log/hour_layout.py, what it
+`layout.py` (hours, folders, object names, `MalformedLine`) and include/event_log/land/hour_layout.py, what it
 needs to parse the layout. So what it returns was read from the bucket, never taken from the writer's
 state; tests/devstack/test_simulator_reader.py holds it to that.
 """
@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from devstack.simulator.layout import SUCCESS_NAME, MalformedLine, hour_prefix, parse_hour
-from include.event_log.hour_layout import Layout, ObjectKind
-from include.event_log.hour_layout import classify_object as classify_in_hour
+from include.event_log.land.hour_layout import Layout, ObjectKind
+from include.event_log.land.hour_layout import classify_object as classify_in_hour
 
 
 @dataclass

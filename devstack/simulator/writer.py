@@ -21,7 +21,7 @@ from devstack.simulator.manifest import HourManifest, LateRecommit, Manifest, Pa
 from devstack.simulator.options import SimulationOptions
 from devstack.simulator.records import MAX_PASSES, event_log_id, render_line, seeded_uuid
 from devstack.simulator.stream import HourlyStream, late_events
-from include.event_log.hour_layout import Layout
+from include.event_log.land.hour_layout import Layout
 
 
 class _RawLine:

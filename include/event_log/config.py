@@ -19,7 +19,7 @@ from typing import Any
 
 import pendulum
 
-from include.event_log.hour_layout import DEFAULT_PREFIX, HourLayout
+from include.event_log.land.hour_layout import DEFAULT_PREFIX, HourLayout
 
 # The bucket Flink lands the event log in, unless EVENT_LOG_BUCKET says otherwise (the local stack uses it too).
 DEFAULT_BUCKET = "flink-event-log"
@@ -38,7 +38,7 @@ SNOWFLAKE_CONN_ID = env_text("EVENT_LOG_SNOWFLAKE_CONN_ID", "snowflake_event_log
 PACKAGE_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = PACKAGE_DIR.parent
 SQL_DIR = INCLUDE_DIR / "sql"
-OBJECTS_FILE = PACKAGE_DIR / "snowflake_objects.yaml"
+OBJECTS_FILE = PACKAGE_DIR / "objects" / "snowflake_objects.yaml"
 PROJECT_DIR = INCLUDE_DIR.parent
 DBT_PROJECT_DIR = PROJECT_DIR / "dbt"
 
@@ -108,7 +108,7 @@ def env_duration(
 
 @dataclass(frozen=True)
 class RejectLimits:
-    """How much of the files with rejected lines the worker reads, and what it keeps (include/event_log/rejects.py)."""
+    """How much of the files with rejected lines the worker reads, and what it keeps (load/rejects.py)."""
 
     # A rejected line is kept up to this many bytes. Lines up to this size are checked one by one; a longer line
     # is held only this far, and kept when the warehouse's count shows it was rejected.
@@ -147,7 +147,7 @@ class IngestConfig:
     max_active_runs: int
     # Only names the account in asset URIs; connecting uses the Airflow connection.
     snowflake_account: str
-    # Where each hour lives in the bucket and when it is complete (include/event_log/hour_layout.py).
+    # Where each hour lives in the bucket and when it is complete (include/event_log/land/hour_layout.py).
     layout: HourLayout
     # Above this share of an hour's lines rejected by the warehouse, the hour's load rolls back and fails.
     max_reject_ratio: float = 0.01

@@ -119,3 +119,16 @@ def test_sections_without_results_are_left_out(errors):
 def test_backfill_not_compared():
     lines = lines_of(report.readme(results(copy_seconds=5.0, equal=None), charts=[]))
     assert "Models against the oracle: not compared (crashed or skipped)." in lines
+
+
+def test_an_unfinished_backfill_gives_the_oracle_no_verdict():
+    unfinished = results(copy_seconds=5.0, equal=False)
+    unfinished["backfill"].update(hours_modeled=9, runs_unfinished=15, modeled_hours_per_minute=4.0)
+    text = report.readme(unfinished, charts=[])
+    lines = lines_of(text)
+    assert "pace MISSED, builds met, models n/a" in text
+    assert "rows differ: {'fct_events': 1} (the box closed with 15 runs unfinished: no verdict)" in text
+    assert (
+        "Models against the oracle (every hour the raw table holds, computed from its files in S3): **n/a**." in lines
+    )
+    assert "The box closed with 15 runs unfinished: the hours they loaded wait for the next build, so" in lines

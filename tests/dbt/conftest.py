@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.localsnow import client as localsnow_client
 from devstack.ports import LOOPBACK, free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,17 +46,8 @@ def fakesnow_port(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def snowflake_connection(fakesnow_port):
-    import snowflake.connector
-
-    connection = snowflake.connector.connect(
-        user=EMULATOR_USER,
-        password=EMULATOR_PASSWORD,
-        account=EMULATOR_ACCOUNT,
-        host=LOOPBACK,
-        port=fakesnow_port,
-        protocol="http",
-        database="EVENT_LOG",
-        schema="RAW",
+    connection = localsnow_client.connect(
+        fakesnow_port, user=EMULATOR_USER, password=EMULATOR_PASSWORD, account=EMULATOR_ACCOUNT
     )
     yield connection
     connection.close()

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import snowflake.connector
 
+from devstack.localsnow import client as localsnow_client
 from devstack.localsnow import start_server, stop_server
-from devstack.ports import LOOPBACK, free_port
+from devstack.ports import free_port
 
 PREFIX = "event_log"
 
@@ -46,18 +47,10 @@ class LocalSnow:
 
     def connect(self, **kwargs: Any) -> snowflake.connector.SnowflakeConnection:
         params = {
-            "user": "local",
-            "password": "local",
-            "account": "local",
-            "host": LOOPBACK,
-            "port": self.port,
-            "protocol": "http",
-            "database": "EVENT_LOG",
-            "schema": "RAW",
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
             "network_timeout": 60,
         } | kwargs
-        conn = snowflake.connector.connect(**params)
+        conn = localsnow_client.connect(self.port, **params)
         self.connections.append(conn)
         return conn
 

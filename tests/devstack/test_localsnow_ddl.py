@@ -1,6 +1,6 @@
 """The project's own SQL files, rendered from its YAML declaration, run unchanged on the local Snowflake.
 
-The rendering is done here with Jinja from include/event_log/snowflake_objects.yaml (fqn = DATABASE.SCHEMA.NAME,
+The rendering is done here with Jinja from include/event_log/objects/snowflake_objects.yaml (fqn = DATABASE.SCHEMA.NAME,
 `%(name)s` left for the connector's client-side pyformat binding), independently of the DAG code, so that this
 test pins what localsnow must accept: every file of include/sql/objects, include/sql/ingest and include/sql/rejects.
 """
@@ -79,7 +79,7 @@ AUDIT_SQL = {str(p.relative_to(SQL_DIR)) for folder in ("audit", "glass") for p 
 
 def declaration(bucket: str, monkeypatch) -> dict:
     """The project's own declaration, read with this test's bucket."""
-    from include.event_log.declarations import load_objects
+    from include.event_log.objects.declarations import load_objects
 
     monkeypatch.setenv("EVENT_LOG_BUCKET", bucket)
     monkeypatch.setenv("EVENT_LOG_PREFIX", PREFIX)

@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-import snowflake.connector
 
+from devstack.localsnow import client as localsnow_client
 from devstack.localsnow import start_server, stop_server
 from devstack.localsnow.process import PROJECT_DIR
 from devstack.ports import free_port
@@ -23,10 +23,7 @@ def test_stops_cleanly_on_a_signal(tmp_path, s3_endpoint_url, stop_signal):
     with log_path.open("wb") as log:
         proc = start_server(tmp_path / "data", s3_endpoint_url, port, log_file=log)
     try:
-        conn = snowflake.connector.connect(
-            user="local", password="local", account="local", host="127.0.0.1", port=port, protocol="http",
-            database="EVENT_LOG", schema="RAW",
-        )  # fmt: skip
+        conn = localsnow_client.connect(port)
         conn.cursor().execute("CREATE TABLE T AS SELECT 1 AS A")
         conn.close()
         proc.send_signal(stop_signal)

@@ -72,7 +72,7 @@ def test_the_reader_imports_nothing_of_the_simulator_but_its_layout():
         ("from devstack.simulator import stream", {"__init__", "stream"}),
         ("from . import manifest", {"__init__", "manifest"}),
         ("from .records import render_line", {"records"}),
-        ("from include.event_log.hour_layout import Layout", set()),
+        ("from include.event_log.land.hour_layout import Layout", set()),
     ],
 )
 def test_every_form_of_import_is_seen(line, modules):

@@ -21,7 +21,7 @@ import pytest
 from devstack.flink_lander import KafkaRecord, land_with_flink
 from devstack.simulator import SimulationOptions, event_stream, late_event_stream
 from devstack.simulator.reader import read_landed_hour
-from include.event_log.hour_layout import (
+from include.event_log.land.hour_layout import (
     SUCCESS_MARKER,
     Completion,
     HourLayout,

@@ -22,7 +22,7 @@ def main(bucket: str, key: str, rows_rejected: int) -> None:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from include.event_log.config import RejectLimits
-    from include.event_log.rejects import FileRejects, RejectScanError, _Budget, _object_chunks, scan_file
+    from include.event_log.load.rejects import FileRejects, RejectScanError, _Budget, _object_chunks, scan_file
 
     hook = S3Hook(aws_conn_id="aws_event_log")
     hook.get_conn()  # the client, its endpoint resolved: part of the baseline, as in a task

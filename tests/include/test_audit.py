@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from include.event_log.audit import (
+from include.event_log.audit.findings import (
     CHANGED_NOT_MODELED,
     CHANGED_SINCE_LOADED,
     COMMITTED_NOT_LOADED,
@@ -19,9 +19,9 @@ from include.event_log.audit import (
     loads_from_warehouse,
     reload_commands,
 )
-from include.event_log.audit_readers import list_window_objects
+from include.event_log.audit.readers import list_window_objects
 from include.event_log.config import IngestConfig
-from include.event_log.hour_layout import HourLayout, HourState, Layout
+from include.event_log.land.hour_layout import HourLayout, HourState, Layout
 
 DAY = datetime(2025, 8, 5, tzinfo=UTC)
 HOUR = timedelta(hours=1)

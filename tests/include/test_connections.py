@@ -11,7 +11,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from include.event_log.dbt_project import SnowflakeConnectionProfileMapping
+from include.event_log.model.dbt_project import SnowflakeConnectionProfileMapping
 from include.event_log.warehouse import EventLogSnowflakeHook, refuse_plain_http
 
 BASE = {"conn_type": "snowflake", "login": "LOADER", "schema": "RAW"}

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from include.event_log import contract
+from include.event_log.check.hour_checks import KNOWN_EVENT_TYPES, KNOWN_FIELDS
 from include.event_log.config import DBT_PROJECT_DIR
-from include.event_log.hour_checks import KNOWN_EVENT_TYPES, KNOWN_FIELDS
 
 SPEC_TYPES = {"PIPELINE_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION", "ALERT_SUCCESS"}
 

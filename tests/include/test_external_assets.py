@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from include.event_log.config import DBT_PROJECT_DIR, IngestConfig
-from include.event_log.declarations import DeclarationError, event_log_objects
-from include.event_log.external_assets import ASSETS_FILE, asset_by_name, asset_catalog, load_catalog
+from include.event_log.glass.external_assets import ASSETS_FILE, asset_by_name, asset_catalog, load_catalog
+from include.event_log.objects.declarations import DeclarationError, event_log_objects
 
 MODELS = {
     "stg_event_log", "fct_runs", "fct_steps", "fct_asset_materializations", "fct_asset_materialization_metadata",
@@ -44,7 +44,7 @@ def test_uris_are_the_providers_forms_and_pass_their_sanitizers():
 
 
 def test_the_raw_table_is_the_ingest_dags_asset():
-    from include.event_log.assets import raw_events_asset
+    from include.event_log.glass.assets import raw_events_asset
 
     config = IngestConfig.from_env()
     raw = raw_events_asset(config)

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import sqlglot
 
-from include.event_log.hour_layout import (
+from include.event_log.land.hour_layout import (
     Completion,
     HourLayout,
     HourObjects,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from include.event_log.hour_states import hour_states, run_href, window
-from include.event_log.s3_commits import HourCommit
+from include.event_log.glass.hour_states import hour_states, run_href, window
+from include.event_log.land.s3_commits import HourCommit
 
 H = timedelta(hours=1)
 NOW = datetime(2025, 8, 1, 8, 20, tzinfo=UTC)

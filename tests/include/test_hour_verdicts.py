@@ -1,12 +1,12 @@
-"""Each per-hour check's verdict, from plain data (include/event_log/hour_checks.py `hour_verdicts`): a clean hour
+"""Each per-hour check's verdict, from plain data (include/event_log/check/hour_checks.py `hour_verdicts`): a clean hour
 passes every check; each fault changes exactly its own check, to fail (reconciliation) or warn (counted)."""
 
 from __future__ import annotations
 
 import pytest
 
-from include.event_log.checks import FAIL, PASS, WARN
-from include.event_log.hour_checks import hour_verdicts
+from include.event_log.check.hour_checks import hour_verdicts
+from include.event_log.check.results import FAIL, PASS, WARN
 
 HOUR = "2026-11-20T05:00:00+00:00"
 FILES = ["dt=2026-11-20/hr=05/part-a-0-0", "dt=2026-11-20/hr=05/part-b-0-0"]

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from include.event_log.config import IngestConfig
-from include.event_log.declarations import DeclarationError, load_objects
-from include.event_log.hour_layout import Completion, HourLayout, HourState, Layout
-from include.event_log.ingest import hours_in_interval, list_committed_part_files
-from include.event_log.sensors import hour_completion
+from include.event_log.land.hour_layout import Completion, HourLayout, HourState, Layout
+from include.event_log.load.ingest import hours_in_interval, list_committed_part_files
+from include.event_log.load.sensors import hour_completion
+from include.event_log.objects.declarations import DeclarationError, load_objects
 
 CONFIG = IngestConfig.from_env()
 
@@ -127,7 +127,7 @@ def test_sensor_timeout_names_the_hour_and_the_path(layout, folder):
     from airflow.sdk.bases.operator import TriggerFailureReason
     from airflow.sdk.exceptions import AirflowSensorTimeout
 
-    from include.event_log.sensors import HourCompleteSensor
+    from include.event_log.load.sensors import HourCompleteSensor
 
     sensor = HourCompleteSensor(
         task_id="wait_for_commit", hour=H03.isoformat(), bucket="flink-event-log", layout=layout, aws_conn_id=None,

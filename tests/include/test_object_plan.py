@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 
 from include.event_log.config import OBJECTS_FILE
-from include.event_log.declarations import DeclarationError, load_objects
-from include.event_log.live_objects import LiveColumn, LiveObject
-from include.event_log.object_plan import (
+from include.event_log.objects.declarations import DeclarationError, load_objects
+from include.event_log.objects.live_objects import LiveColumn, LiveObject
+from include.event_log.objects.object_plan import (
     ALTER,
     CREATE,
     REPLACE,
@@ -22,7 +22,11 @@ from include.event_log.object_plan import (
     canonical_type,
     plan_objects,
 )
-from include.event_log.object_statements import external_table_comment, external_table_fingerprint, plan_statements
+from include.event_log.objects.object_statements import (
+    external_table_comment,
+    external_table_fingerprint,
+    plan_statements,
+)
 
 RAW = "EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG"
 EXT = "EVENT_LOG.RAW.EXT_FLINK_EVENT_LOG"
@@ -271,7 +275,7 @@ def test_every_declared_setting_is_validated(declared, old, new, error):
 
 
 def test_check_results_of_a_plan(declared):
-    from include.event_log.snowflake_objects import plan_check_results
+    from include.event_log.objects.snowflake_objects import plan_check_results
 
     live = live_as_declared(declared())
     retyped = ("      - name: LINE_NUMBER\n        type: NUMBER", "      - name: LINE_NUMBER\n        type: VARCHAR")

@@ -1,4 +1,4 @@
-"""The reject path on its own (include/event_log/rejects.py): streamed, bounded reads of the files the warehouse
+"""The reject path on its own (include/event_log/load/rejects.py): streamed, bounded reads of the files the warehouse
 rejected lines of, gzip by its header, caps, every error naming the file, batched inserts with bound values."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from dataclasses import replace
 
 import pytest
 
-from include.event_log import rejects as rejects_module
 from include.event_log.config import RejectLimits
-from include.event_log.rejects import (
+from include.event_log.load import rejects as rejects_module
+from include.event_log.load.rejects import (
     MAX_GZIP_EXPANSION,
     FileRejects,
     RejectScanError,
@@ -220,7 +220,7 @@ class FakeS3Hook:
 
 
 def test_keep_rejects_inserts_bound_batches_in_its_own_transaction(monkeypatch):
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     cursor, opened = RecordingCursor(), []
 
@@ -260,7 +260,7 @@ def test_keep_rejects_inserts_bound_batches_in_its_own_transaction(monkeypatch):
 
 
 def test_keep_rejects_fails_naming_a_corrupt_file(monkeypatch):
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     @contextmanager
     def transaction(conn_id, *, server_side_binding=False):
@@ -282,7 +282,7 @@ def test_keep_rejects_fails_naming_a_corrupt_file(monkeypatch):
 def test_an_s3_error_while_reading_back_names_the_file(monkeypatch):
     from botocore.exceptions import ClientError
 
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     @contextmanager
     def transaction(conn_id, *, server_side_binding=False):

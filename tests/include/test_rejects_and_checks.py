@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.event_log.checks import CheckResult
+from include.event_log.check.results import CheckResult
 
 
 def test_check_result_status_is_validated_and_described():

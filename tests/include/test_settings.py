@@ -7,9 +7,9 @@ import os
 
 import pytest
 
+from include.event_log.alert.deadlines import DeadlineConfig
 from include.event_log.config import IngestConfig, RejectLimits, env_number
-from include.event_log.deadlines import DeadlineConfig
-from include.event_log.hour_layout import HourLayout
+from include.event_log.land.hour_layout import HourLayout
 
 REFUSED = ["nan", "NaN", "inf", "-inf", "Infinity", "", "twelve", "1e400"]
 
@@ -130,7 +130,7 @@ def test_the_layout_reads_its_numbers_through_the_same_validation():
     ],
 )
 def test_the_audit_settings_go_through_the_same_validation(monkeypatch, name, value):
-    from include.event_log.audit import AuditConfig
+    from include.event_log.audit.findings import AuditConfig
 
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
@@ -147,7 +147,7 @@ def test_the_audit_settings_go_through_the_same_validation(monkeypatch, name, va
     ],
 )
 def test_the_watcher_settings_go_through_the_same_validation(monkeypatch, name, value):
-    from include.event_log.external_assets import WatchSettings
+    from include.event_log.glass.external_assets import WatchSettings
 
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from devstack.localsnow import client as localsnow_client
 from devstack.localsnow.process import start_server, stop_server
-from devstack.ports import LOOPBACK, free_port
+from devstack.ports import free_port
 from devstack.stack import BUCKET, PREFIX, REPO, connection_env
 
 # The DAG module reads its configuration when imported: set it before any test imports a DAG.
@@ -53,7 +54,7 @@ def _run_dbt_producer_first(dag) -> None:
     """dag.test() runs one task at a time: a model task (waiting in a trigger for the build task to report its
     model) picked before the build would wait inline for ever. Here the build runs first, so each model task
     finds its result at once. The scheduler runs them side by side (the live stack, `make run`, the benchmark)."""
-    from include.event_log.dbt_project import BUILD_TASK_ID
+    from include.event_log.model.dbt_project import BUILD_TASK_ID
 
     for build in [t for t in dag.tasks if t.task_id.split(".")[-1] == BUILD_TASK_ID]:
         prefix = build.task_group.group_id + "."
@@ -107,12 +108,7 @@ def snowflake_objects(local_stack):
 
 @pytest.fixture
 def warehouse(local_stack):
-    import snowflake.connector
-
-    conn = snowflake.connector.connect(
-        user="local", password="local", account="local", host=LOOPBACK, port=local_stack.snowflake_port,
-        protocol="http", database="EVENT_LOG", schema="RAW",
-    )  # fmt: skip
+    conn = localsnow_client.connect(local_stack.snowflake_port)
     yield conn
     conn.close()
 

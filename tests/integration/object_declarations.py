@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devstack.stack import BUCKET
 from include.event_log.config import OBJECTS_FILE
-from include.event_log.declarations import EventLogObjects, load_objects
+from include.event_log.objects.declarations import EventLogObjects, load_objects
 from tests.integration.conftest import query
 
 AIRFLOW_RUN_ID_COLUMN = (

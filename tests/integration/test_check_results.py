@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from include.event_log.checks import FAIL, PASS, WARN, CheckResult, record_check_results, record_once
+from include.event_log.check.results import FAIL, PASS, WARN, CheckResult, record_check_results, record_once
 from include.event_log.config import SNOWFLAKE_CONN_ID
 from tests.integration.conftest import query
 

@@ -16,7 +16,7 @@ import pytest
 
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.stack import BUCKET, PREFIX
-from include.event_log.hour_layout import HourLayout
+from include.event_log.land.hour_layout import HourLayout
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]

@@ -13,7 +13,7 @@ import pytest
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX
-from include.event_log.hour_layout import HourLayout
+from include.event_log.land.hour_layout import HourLayout
 from tests.integration.conftest import hour, load_dag, query
 
 # The layout the DAG reads (EVENT_LOG_LAYOUT, the lander's `hive` by default), which the simulator lands too.
@@ -265,7 +265,7 @@ def test_gzip_part_files_load(ingest_dag, s3_client, warehouse):
 
 def test_more_than_one_copy_batch_per_hour(ingest_dag, s3_client, warehouse, monkeypatch):
     """An hour with more files than one COPY's FILES list takes: every batch in the same transaction."""
-    import include.event_log.ingest as ingest
+    import include.event_log.load.ingest as ingest
 
     monkeypatch.setattr(ingest, "MAX_FILES_PER_COPY", 2)
     options = SimulationOptions(

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from devstack.localsnow import client as localsnow_client
 from devstack.simulator import SimulationOptions, recommit_late, simulate
 from devstack.simulator.reader import read_landed_hour
 from devstack.stack import BUCKET, PREFIX
@@ -31,13 +32,8 @@ def lines_in_s3(s3_client, n: int) -> Counter:
 
 @pytest.fixture
 def warehouse_factory(local_stack):
-    import snowflake.connector
-
     def connect():
-        return snowflake.connector.connect(
-            user="local", password="local", account="local", host="127.0.0.1", port=local_stack.snowflake_port,
-            protocol="http", database="EVENT_LOG", schema="RAW",
-        )  # fmt: skip
+        return localsnow_client.connect(local_stack.snowflake_port)
 
     return connect
 
@@ -47,7 +43,7 @@ def test_warehouse_lost_mid_copy_leaves_the_hour_as_it_was_and_the_retry_loads_i
 ):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    import include.event_log.ingest as ingest
+    import include.event_log.load.ingest as ingest
     from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig
 
     n = 14

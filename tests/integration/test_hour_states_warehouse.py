@@ -9,8 +9,8 @@ import pytest
 
 from devstack.stack import BUCKET, PREFIX
 from include.event_log.config import SNOWFLAKE_CONN_ID, IngestConfig
-from include.event_log.hour_layout import HourLayout
-from include.event_log.hour_states import read_hour_states
+from include.event_log.glass.hour_states import read_hour_states
+from include.event_log.land.hour_layout import HourLayout
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 H = timedelta(hours=1)

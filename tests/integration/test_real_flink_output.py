@@ -21,11 +21,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.flink_lander import KafkaRecord, land_with_flink
+from devstack.localsnow import client as localsnow_client
 from devstack.localsnow.process import start_server, stop_server
 from devstack.ports import free_port
 from devstack.simulator import SimulationOptions, late_event_stream
 from devstack.stack import PREFIX, connection_env
-from include.event_log.hour_layout import Completion, HourLayout, Layout
+from include.event_log.land.hour_layout import Completion, HourLayout, Layout
 from tests.integration.conftest import load_dag, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.flink, pytest.mark.timeout(1500)]
@@ -49,7 +50,7 @@ CASES = [
 def case_stack(request, local_stack, s3_endpoint_url, s3_client, tmp_path, monkeypatch):
     """A bucket, a Snowflake emulator and Airflow connections of the case's own, the DAGs' configuration
     set for its layout, and the Snowflake objects created by the snowflake_objects DAG."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     layout, completion = request.param
     bucket = f"flink-{layout.value}-{completion.value.replace('_', '-')}"
@@ -84,7 +85,6 @@ def case_stack(request, local_stack, s3_endpoint_url, s3_client, tmp_path, monke
 
 @pytest.mark.parametrize("case_stack", CASES, indirect=True)
 def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, tmp_path):
-    import snowflake.connector
 
     layout, completion, bucket, port = case_stack
     options = SimulationOptions(bucket=bucket, prefix=PREFIX, end_hour=END, hours=5, events_per_hour=80,
@@ -111,10 +111,7 @@ def test_each_hour_holds_exactly_the_events_flink_wrote(case_stack, s3_client, t
     ]
 
     dag = load_dag("event_log_ingest").partial_subset(task_ids=["load_hour.check_hour"], include_upstream=True)
-    warehouse = snowflake.connector.connect(
-        user="local", password="local", account="local", host="127.0.0.1", port=port, protocol="http",
-        database="EVENT_LOG", schema="RAW",
-    )  # fmt: skip
+    warehouse = localsnow_client.connect(port)
     # The newest hour is complete only once a later hour is (its _SUCCESS, or a later hour's files and the quiet
     # period): Flink has moved on from every other hour.
     for hour in HOURS[:-1] if completion is Completion.QUIET_PERIOD else HOURS:

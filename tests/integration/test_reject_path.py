@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack.stack import BUCKET
-from include.event_log.hour_layout import HourLayout
+from include.event_log.land.hour_layout import HourLayout
 from tests.integration.conftest import hour, load_dag, query
 
 LAYOUT = HourLayout.from_env()
@@ -144,8 +144,8 @@ def test_rejected_lines_travel_as_bound_values_never_in_sql_text(snowflake_objec
     import snowflake.connector.cursor
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from include.event_log import ingest
     from include.event_log.config import AWS_CONN_ID, SNOWFLAKE_CONN_ID, IngestConfig
+    from include.event_log.load import ingest
 
     n = BASE + 1
     marker = "not json'); DELETE FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG; --"

@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-from include.event_log.assets import snowflake_objects_asset
 from include.event_log.config import IngestConfig
-from include.event_log.object_statements import external_table_fingerprint
+from include.event_log.glass.assets import snowflake_objects_asset
+from include.event_log.objects.object_statements import external_table_fingerprint
 from tests.integration.conftest import load_dag, query
 from tests.integration.object_declarations import AIRFLOW_RUN_ID_COLUMN, RAW_ROWS, Declaration
 
@@ -36,7 +36,7 @@ OBJECT_NAMES = [
 @pytest.fixture
 def declaration(snowflake_objects, local_stack, warehouse, s3_client, tmp_path, monkeypatch, request):
     """The DAG's declaration for this test (after the session's own run of the DAG on the package's)."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     declared = Declaration.in_own_database(tmp_path, warehouse, s3_client, "DAG_" + request.node.name)
     monkeypatch.setenv("EVENT_LOG_OBJECTS_FILE", str(declared.path))
@@ -48,7 +48,7 @@ def declaration(snowflake_objects, local_stack, warehouse, s3_client, tmp_path, 
 def run_dag(**conf):
     """A run as the scheduler's workers make it: each task process reads the declaration afresh (dag.test() runs
     the tasks in this process, where event_log_objects() is cached)."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
 
     event_log_objects.cache_clear()
     return load_dag(DAG_ID).test(run_conf=conf or None)
@@ -144,7 +144,7 @@ def test_each_edit_is_planned_applied_recorded_then_nothing_is_planned(declarati
             "Lines the hourly COPY couldn't load (not JSON, truncated), kept whole with where and why.",
         )]),
     }  # fmt: skip
-    # The declared external table's asset (include/event_log/external_assets.yaml): the package's, whichever
+    # The declared external table's asset (include/event_log/glass/external_assets.yaml): the package's, whichever
     # declaration file this test edits.
     ext_uri = snowflake_objects_asset(IngestConfig.from_env()).uri
     assert ext_uri == "snowflake://local/EVENT_LOG/RAW/EXT_FLINK_EVENT_LOG"

@@ -15,9 +15,9 @@ import pytest
 
 from devstack.stack import BUCKET, REPO
 from include.event_log.config import SNOWFLAKE_CONN_ID
-from include.event_log.object_plan import DestructiveChangeRefused
-from include.event_log.object_statements import external_table_fingerprint
-from include.event_log.snowflake_objects import PlanChanged, apply_object_changes, plan_object_changes
+from include.event_log.objects.object_plan import DestructiveChangeRefused
+from include.event_log.objects.object_statements import external_table_fingerprint
+from include.event_log.objects.snowflake_objects import PlanChanged, apply_object_changes, plan_object_changes
 from tests.integration.conftest import query
 from tests.integration.object_declarations import AIRFLOW_RUN_ID_COLUMN, Declaration
 
@@ -292,8 +292,9 @@ def test_apply_refuses_a_plan_that_is_no_longer_the_plan(declaration, warehouse)
 
 def test_the_cli_prints_the_plan_and_changes_nothing(declaration, warehouse):
     declaration.edit("One row per loaded event line;", "One row per event line;")
+    command = [sys.executable, "-m", "include.event_log.objects.snowflake_objects", "plan"]
     result = subprocess.run(
-        [sys.executable, "-m", "include.event_log.snowflake_objects", "plan", "--objects", str(declaration.path)],
+        [*command, "--objects", str(declaration.path)],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     raw = declaration.fqn("RAW_FLINK_EVENT_LOG")
@@ -306,7 +307,7 @@ def test_the_cli_prints_the_plan_and_changes_nothing(declaration, warehouse):
     assert shown(warehouse, "TABLES", declaration, "RAW_FLINK_EVENT_LOG")["comment"].startswith("One row per loaded")
 
     result = subprocess.run(
-        [sys.executable, "-m", "include.event_log.snowflake_objects", "apply", "--objects", str(declaration.path)],
+        [*command[:-1], "apply", "--objects", str(declaration.path)],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert "Applied." in result.stdout

@@ -20,7 +20,7 @@ import pytest
 
 from devstack import machine_services
 from devstack.isolated import IsolatedStack
-from devstack.stack import PRODUCTION, _alive, _group_alive
+from devstack.stack import PRODUCTION, group_alive, process_alive
 
 LIVE_MODE = os.environ.get("DEVSTACK_LIVE_MODE", PRODUCTION)
 
@@ -40,9 +40,9 @@ class LiveStack(IsolatedStack):
         state = json.loads(state_file.read_text())
         output = super().stop()
         assert "Had to kill" not in output, output
-        left = [name for name, pgid in state["pids"].items() if _group_alive(pgid)]
+        left = [name for name, pgid in state["pids"].items() if group_alive(pgid)]
         assert not left, f"processes left after down: {left}"
-        assert not _alive(state["supervisor_pid"]), "the stack supervisor is still alive after down"
+        assert not process_alive(state["supervisor_pid"]), "the stack supervisor is still alive after down"
         if state.get("mode") == PRODUCTION:
             assert not machine_services.database_exists(state["database"]), f"{state['database']} left after down"
             # The broker process is one of the components checked above; it kept nothing on disk.

@@ -24,8 +24,8 @@ import pytest
 from devstack.isolated import wait_until
 from devstack.simulator import SimulationOptions, simulate
 from devstack.simulator.reader import read_landed_hour
-from devstack.stack import BUCKET, PREFIX, PRODUCTION, WORKERS, _members
-from include.event_log.hour_layout import HourLayout
+from devstack.stack import BUCKET, PREFIX, PRODUCTION, WORKERS, group_members
+from include.event_log.land.hour_layout import HourLayout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
@@ -155,7 +155,7 @@ def test_a_worker_lost_during_a_copy_is_retried_on_the_other_worker_and_the_hour
                what="the COPY to read the hour's files")  # fmt: skip
     live.hold(victim)  # a lost machine stays lost: the supervisor does not restart it until released
     killed = live.kill(victim)
-    wait_until(lambda: not _members(killed), 10, interval=0.1, what=f"every process of {victim} to be gone")
+    wait_until(lambda: not group_members(killed), 10, interval=0.1, what=f"every process of {victim} to be gone")
     copy_log = faults.task_log(run_id, COPY, 1)
     assert "Loaded" not in copy_log, "the COPY had finished before the worker was killed"
     assert faults.rows_by_hour([hour])[hour] == (0, 0), "the killed try committed nothing"
@@ -202,7 +202,7 @@ def test_a_broker_restarted_while_tasks_wait_in_it_loses_them_and_every_run_stil
     for worker in WORKERS:
         live.hold(worker)
         workers[worker] = live.kill(worker)
-        wait_until(lambda pid=workers[worker]: not _members(pid), 10, interval=0.1, what=f"{worker} to be gone")
+        wait_until(lambda pid=workers[worker]: not group_members(pid), 10, interval=0.1, what=f"{worker} to be gone")
     run_ids = faults.backfill(hours)
     broker = redis.Redis(host="127.0.0.1", port=live.state["broker_port"], socket_timeout=5)
 

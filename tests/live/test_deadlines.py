@@ -33,8 +33,8 @@ import pytest
 from devstack.isolated import wait_until
 from devstack.ports import LOOPBACK
 from devstack.simulator import SimulationOptions, read_landed_hour, simulate
-from devstack.stack import BUCKET, PREFIX, _group_alive
-from include.event_log.hour_layout import HourLayout, Layout
+from devstack.stack import BUCKET, PREFIX, group_alive
+from include.event_log.land.hour_layout import HourLayout, Layout
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(900)]
 
@@ -157,7 +157,7 @@ class Scenario:
             120,
             what="the supervisor to restart the triggerer",
         )
-        assert not _group_alive(old_pid)
+        assert not group_alive(old_pid)
         time.sleep(10)  # the new triggerer has taken the deferred trigger over by now
         run_state = str(self.api.runs.get_dag_run("event_log_ingest", run_id).state.value)
         return Restarted(old_pid, new_pid, self.ingest_sensor_state(run_id), run_state)

@@ -30,7 +30,7 @@ import pytest
 
 from devstack.isolated import wait_until
 from devstack.simulator import SimulationOptions, simulate
-from devstack.stack import ADMIN_USER, BUCKET, PREFIX, REPO, _group_alive
+from devstack.stack import ADMIN_USER, BUCKET, PREFIX, REPO, group_alive
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(1500)]
 
@@ -201,7 +201,7 @@ def test_rest_cli_records_an_event_on_the_kafka_topic(glass):
            "PYTHONPATH": str(REPO), "AIRFLOW_API_URL": glass.live.api_url, "AIRFLOW_API_USERNAME": ADMIN_USER,
            "AIRFLOW_API_PASSWORD": glass.live.state["admin_password"]}  # fmt: skip
     extra = json.dumps({"consumer_lag": 42, "source": "cli"})
-    command = [sys.executable, "-m", "include.event_log.asset_events", "record", "kafka_dagster_event_log",
+    command = [sys.executable, "-m", "include.event_log.glass.asset_events", "record", "kafka_dagster_event_log",
                "--extra", extra, "--partition-key", "2025-08-01T03"]  # fmt: skip
     result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -219,7 +219,7 @@ def test_rest_cli_records_an_event_on_the_kafka_topic(glass):
 
 
 def test_python_api_records_an_event_on_the_external_table(glass):
-    from include.event_log.asset_events import ApiConnection, record_asset_event
+    from include.event_log.glass.asset_events import ApiConnection, record_asset_event
 
     connection = ApiConnection.from_env({"AIRFLOW_API_URL": glass.live.api_url, "AIRFLOW_API_TOKEN": glass.token})
     uri = "snowflake://local/EVENT_LOG/RAW/EXT_FLINK_EVENT_LOG"
@@ -252,7 +252,7 @@ def test_the_watcher_reports_each_committed_hour_once_across_a_triggerer_restart
     os.killpg(old_pid, signal.SIGKILL)
     new_pid = wait_until(lambda: (pid := json.loads(state_file.read_text())["pids"]["triggerer"]) != old_pid and pid,
                          120, what="the supervisor to restart the triggerer")  # fmt: skip
-    assert not _group_alive(old_pid) and new_pid
+    assert not group_alive(old_pid) and new_pid
 
     late = SimulationOptions(bucket=BUCKET, prefix=PREFIX, end_hour=glass.hour(5), hours=1, events_per_hour=200,
                              files_per_hour=3, seed=14)  # fmt: skip

@@ -23,15 +23,15 @@ import event_log_deadlines
 import pytest
 
 from devstack.ports import LOOPBACK, free_port
-from include.event_log import checks
-from include.event_log.config import IngestConfig
-from include.event_log.deadlines import (
+from include.event_log.alert.deadlines import (
     INGEST_CALLBACK,
     OBJECTS_CALLBACK,
     DeadlineConfig,
     build_ingest_deadline,
     build_objects_deadline,
 )
+from include.event_log.check import results as checks
+from include.event_log.config import IngestConfig
 
 HOUR = "2025-08-01T03:00:00+00:00"
 CONTEXT = {

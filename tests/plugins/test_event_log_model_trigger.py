@@ -20,7 +20,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import TaskSuccessEvent
 from event_log_model_trigger import BUILD_XCOM_KEY, BuildDueTrigger, ModelBuiltTrigger
 
-from include.event_log import dbt_tasks, modeling
+from include.event_log.model import dbt_tasks, modeling
 
 MODEL = "model.event_log.fct_runs"
 TESTS = ["test.event_log.unique_fct_runs_run_id.1", "test.event_log.not_null_fct_runs_run_id.2"]
@@ -126,7 +126,7 @@ def test_the_task_fails_with_the_message_or_builds_its_model_over_the_builds_hou
 
 # The build task's trigger: the states of the DAG's build tasks and the hour-changes table are scripted.
 def change(load_id: str, run_id: str, minute: int, build_id: str | None = None):
-    from include.event_log.modeling import HourChange
+    from include.event_log.model.modeling import HourChange
 
     return HourChange(load_id, datetime(2025, 8, 1, 3), datetime(2025, 8, 1, 4, minute), "event_log_ingest", run_id,
                       build_id)  # fmt: skip
@@ -176,8 +176,9 @@ def start_build(polls: list[tuple[int, list, list]], run_id: str = "backfill__3"
 
 
 def test_the_build_task_waits_while_a_build_runs_then_ends_covered_in_the_triggerer():
+    waiting = [change("l3", "backfill__3", 5)]
     own = [change("l3", "backfill__3", 5, build_id="B1")]
-    event, reads = start_build([(1, [], []), (1, [], []), (0, [], own)])
+    event, reads = start_build([(1, waiting, waiting), (1, waiting, waiting), (0, [], own)])
     assert isinstance(event, TaskSuccessEvent)
     assert event.xcoms == {
         BUILD_XCOM_KEY: {
@@ -188,16 +189,35 @@ def test_the_build_task_waits_while_a_build_runs_then_ends_covered_in_the_trigge
         },
         "task_status": "completed",
     }
-    assert reads == 1, "the warehouse is read only once no build is active"
+    assert reads == 2, "while a build is active the warehouse is read once per covered-check interval (15 s)"
+
+
+def test_a_run_whose_changes_a_build_modeled_ends_while_later_builds_run():
+    """In a backfill, loads go on while builds run: a run ends once a build included its hours, not when nothing
+    is pending any more (that waited for the whole backfill, one run ending per build)."""
+    others = [change("l4", "backfill__4", 7), change("l5", "backfill__5", 8)]
+    mine = change("l3", "backfill__3", 5)
+    polls = [(1, [mine, *others], [mine])] * 4 + [(1, others, [change("l3", "backfill__3", 5, build_id="B1")])] * 4
+    event, reads = start_build(polls)
+    assert isinstance(event, TaskSuccessEvent) and event.xcoms[BUILD_XCOM_KEY]["covered_by"] == ["B1"]
+    assert reads == 3, "read at 0 s, 15 s (still pending) and 30 s (covered), with builds active all along"
+
+
+def test_a_run_with_nothing_left_to_model_ends_at_once_even_with_others_pending():
+    modeled = [change("l3", "backfill__3", 5, build_id="B1")]
+    event, reads = start_build([(0, [change("l4", "backfill__4", 7)], modeled)])
+    assert isinstance(event, TaskSuccessEvent) and event.xcoms[BUILD_XCOM_KEY]["covered_by"] == ["B1"]
+    assert reads == 1
 
 
 def test_the_run_of_the_oldest_pending_change_builds_and_the_others_wait_for_it():
     pending = [change("l2", "backfill__2", 1), change("l3", "backfill__3", 2)]
-    event, _ = start_build([(0, pending, pending[1:])], run_id="backfill__2")
+    event, _ = start_build([(0, pending, pending[:1])], run_id="backfill__2")
     assert event.payload["build"] is True and "the oldest from run backfill__2" in event.payload["message"]
     # backfill__3 waits while backfill__2's build is due, then is covered by it.
     covered = [change("l3", "backfill__3", 2, build_id="B2")]
-    event, _ = start_build([(0, pending, pending[1:]), (1, [], []), (1, [], []), (0, [], covered)])
+    event, _ = start_build([(0, pending, pending[1:]), (1, pending, pending[1:]), (1, pending, pending[1:]),
+                            (0, [], covered)])  # fmt: skip
     assert isinstance(event, TaskSuccessEvent) and event.xcoms[BUILD_XCOM_KEY]["covered_by"] == ["B2"]
 
 

@@ -16,7 +16,7 @@ import airflow  # noqa: F401 - puts the plugins folder on sys.path, as in every 
 import pytest
 from event_log_watchers import CURSOR_KEY, CommittedHoursTrigger
 
-from include.event_log.hour_layout import HourLayout, Layout
+from include.event_log.land.hour_layout import HourLayout, Layout
 
 PREFIX = "event_log"
 

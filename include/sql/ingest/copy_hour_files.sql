@@ -3,7 +3,7 @@
 -- LOADED_AT is bound (UTC, from the task): CURRENT_TIMESTAMP follows the session's TIMEZONE.
 -- ON_ERROR = CONTINUE: a line the warehouse rejects (not JSON, not UTF-8, too long) is counted per file
 -- (errors_seen): the task decides from those counts whether the hour commits, and keeps the lines
--- (include/event_log/rejects.py).
+-- (include/event_log/load/rejects.py).
 COPY INTO {{ raw_table.fqn }} (RECORD, FILE_NAME, FILE_ROW_NUMBER, REPLICATION_HOUR, LOADED_AT, AIRFLOW_RUN_ID)
 FROM (
     SELECT

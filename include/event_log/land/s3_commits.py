@@ -1,6 +1,6 @@
 """Which hours Flink has committed in S3, and when: the one place the page and the watcher read S3.
 
-Whether an hour is committed is the hour layout's decision (include/event_log/hour_layout.py): its
+Whether an hour is committed is the hour layout's decision (include/event_log/land/hour_layout.py): its
 `_SUCCESS`, or, for sinks that write none, a later hour's finished part files and the quiet period. The
 commit time is `_SUCCESS`'s LastModified (written again when late data re-opens the hour), or without one
 the newest finished part file's. Only `committed_hours` lists S3, one paginated listing per day.
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from include.event_log.config import IngestConfig
-from include.event_log.hour_layout import SUCCESS_MARKER, HourObjects, HourState, iter_hours, utc
+from include.event_log.land.hour_layout import SUCCESS_MARKER, HourObjects, HourState, iter_hours, utc
 
 HOUR = timedelta(hours=1)
 

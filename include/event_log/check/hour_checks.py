@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from include.event_log.checks import FAIL, PASS, WARN, CheckResult
+from include.event_log.check.results import FAIL, PASS, WARN, CheckResult
 from include.event_log.contract import event_types, record_fields
-from include.event_log.declarations import event_log_objects
+from include.event_log.objects.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import run_statements
 
@@ -74,7 +74,7 @@ def hour_verdicts(
     external table rows, rejects table rows, duplicate ids in the hour; rows per event type and per field)."""
     hour = listing["hour_start"]
     raw_rows, external_rows, rejected_rows, duplicates_in_hour = (int(v) for v in counts)
-    # Of the lines the warehouse rejected, those the reject path kept (include/event_log/rejects.py).
+    # Of the lines the warehouse rejected, those the reject path kept (include/event_log/load/rejects.py).
     rejects = report.get("rejects") or {}
     kept = int(report.get("rejects_kept", report["rows_rejected"]))
     listed, loaded = set(listing["files"]), set(report["loaded_files"])

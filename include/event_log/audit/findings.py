@@ -1,10 +1,10 @@
 """The daily audit of the event log: S3 (what Flink landed and committed) against what was loaded.
 
 `compare_hours` is the whole comparison, a pure function of plain data: what each hour folder holds
-(and whether the hour is complete, by the hour layout's rules: include/event_log/hour_layout.py), what
+(and whether the hour is complete, by the hour layout's rules: include/event_log/land/hour_layout.py), what
 was loaded of each hour, which changes no build has modeled yet, and the time. `hours_in_s3` and
 `loads_from_warehouse` turn raw rows into that data; the readers (S3 and the warehouse) and `audit_window`,
-which chains them for the task, are in include/event_log/audit_readers.py.
+which chains them for the task, are in include/event_log/audit/readers.py.
 
 "Loaded" comes from the warehouse: every load records one row in EVENT_LOG_HOUR_CHANGES, an empty hour
 included (its latest CHANGED_AT is the load time), and the raw table's FILE_NAMEs are the files it
@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from include.event_log.checks import FAIL, PASS, CheckResult
+from include.event_log.check.results import FAIL, PASS, CheckResult
 from include.event_log.config import env_duration, env_number
-from include.event_log.hour_layout import (
+from include.event_log.land.hour_layout import (
     SUCCESS_MARKER,
     HourLayout,
     HourObjects,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from include.event_log.declarations import EventLogObjects, SnowflakeObject
+from include.event_log.objects.declarations import EventLogObjects, SnowflakeObject
 from include.event_log.sql_templates import render_sql
 
 # How an external table's COMMENT carries the fingerprint of the DDL that created it (see object_statements).

@@ -1,6 +1,6 @@
 """Wait for an hour to be complete: the first step of an hour's load.
 
-What "complete" means is the hour layout's (include/event_log/hour_layout.py): committed by `_SUCCESS`,
+What "complete" means is the hour layout's (include/event_log/land/hour_layout.py): committed by `_SUCCESS`,
 or, for sinks that write none, a later hour holds a finished part file and the quiet period has passed;
 an hour without a folder is complete and empty once a later hour is complete (no timeout, no alert).
 
@@ -20,7 +20,7 @@ from typing import Any
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
 
-from include.event_log.hour_layout import Completion, HourCompletion, HourLayout, hour_start, hour_text
+from include.event_log.land.hour_layout import Completion, HourCompletion, HourLayout, hour_start, hour_text
 
 ListKeys = Callable[[str], Awaitable[list[str]]]
 ListFolders = Callable[[str], Awaitable[list[str]]]

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from include.event_log.declarations import event_log_objects
+from include.event_log.objects.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import transaction
 

@@ -12,9 +12,9 @@ import hashlib
 import json
 from typing import Any
 
-from include.event_log.declarations import FILE_FORMAT_OPTIONS, IDENTIFIER, EventLogObjects, SnowflakeObject
-from include.event_log.live_objects import GRANT_KINDS
-from include.event_log.object_plan import CREATE, REPLACE, UNCHANGED, ObjectPlan
+from include.event_log.objects.declarations import FILE_FORMAT_OPTIONS, IDENTIFIER, EventLogObjects, SnowflakeObject
+from include.event_log.objects.live_objects import GRANT_KINDS
+from include.event_log.objects.object_plan import CREATE, REPLACE, UNCHANGED, ObjectPlan
 from include.event_log.sql_templates import render_sql
 
 Statement = tuple[str, dict[str, Any]]

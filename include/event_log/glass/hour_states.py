@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from include.event_log.s3_commits import HOUR, HourCommit, hours_between
+from include.event_log.land.s3_commits import HOUR, HourCommit, hours_between
 
 INGEST_DAG_ID = "event_log_ingest"
 DEADLINE_CHECK = "deadline_missed"
@@ -214,8 +214,8 @@ def window(now: datetime, days: int) -> list[datetime]:
 
 def read_hour_states(snowflake_conn_id: str, s3_client: Any, config: Any, now: datetime, days: int) -> list[HourState]:
     """Read S3 and the warehouse for the window's hours and build their states."""
-    from include.event_log.declarations import event_log_objects
-    from include.event_log.s3_commits import committed_hours
+    from include.event_log.land.s3_commits import committed_hours
+    from include.event_log.objects.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
     from include.event_log.warehouse import run_statements
 

@@ -56,7 +56,7 @@ DERIVED = ("EVENT_LOG_PART_FILE_PATTERN", "EVENT_LOG_REPLICATION_HOUR")
 
 
 def _derived(text: str) -> str:
-    from include.event_log.hour_layout import HourLayout
+    from include.event_log.land.hour_layout import HourLayout
 
     if not any(f"${{{name}}}" in text for name in DERIVED):
         return text
@@ -171,7 +171,7 @@ def _substitute_env(text: str) -> str:
         raise DeclarationError(f"the declaration may not read environment variables {sorted(unknown)}")
     values = {name: os.environ.get(name, ENV_DEFAULTS.get(name, "")).strip("/") for name in names}
     if "EVENT_LOG_PREFIX" in values:
-        from include.event_log.hour_layout import checked_prefix
+        from include.event_log.land.hour_layout import checked_prefix
 
         values["EVENT_LOG_PREFIX"] = checked_prefix(values["EVENT_LOG_PREFIX"])
     return Template(text).substitute(values)
@@ -281,6 +281,6 @@ def load_objects(path: Path = OBJECTS_FILE) -> EventLogObjects:
 
 @cache
 def event_log_objects() -> EventLogObjects:
-    """The validated declaration, read once per process: include/event_log/snowflake_objects.yaml, or the file
+    """The validated declaration, read once per process: include/event_log/objects/snowflake_objects.yaml, or the file
     EVENT_LOG_OBJECTS_FILE names (another deployment's declaration; the tests' edited copies)."""
     return load_objects(Path(os.environ.get("EVENT_LOG_OBJECTS_FILE") or OBJECTS_FILE))

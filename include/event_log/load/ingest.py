@@ -2,7 +2,7 @@
 
 The data never passes through the worker: the worker lists object names and sends SQL; Snowflake
 reads the files from the stage. Only the files the COPY rejected lines of are read back, bounded
-(include/event_log/rejects.py).
+(include/event_log/load/rejects.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 import pendulum
 
 from include.event_log.config import MAX_FILES_PER_COPY, IngestConfig
-from include.event_log.declarations import event_log_objects
-from include.event_log.hour_layout import HourObjects
-from include.event_log.modeling import change_params
-from include.event_log.rejects import RejectScanError, keep_rejects
+from include.event_log.land.hour_layout import HourObjects
+from include.event_log.load.rejects import RejectScanError, keep_rejects
+from include.event_log.model.modeling import change_params
+from include.event_log.objects.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import transaction
 
@@ -136,7 +136,7 @@ def copy_hour(
     commit together; any failure rolls all of them back, so the hour is either loaded from this
     listing, with the models due to follow it, or left as it was. Lines the warehouse rejects (not JSON, not
     UTF-8, too long) do not stop the COPY (ON_ERROR = CONTINUE): the COPY counts them, the reject path keeps them
-    (include/event_log/rejects.py, bounded reads, in a transaction of its own), and the hour is committed when
+    (include/event_log/load/rejects.py, bounded reads, in a transaction of its own), and the hour is committed when
     they are at most `max_reject_ratio` of its lines; above it, or when a file with rejected lines cannot be read
     back (corrupt gzip, a decompression bomb), the load rolls back and the task fails naming the files.
     """
@@ -232,7 +232,7 @@ def load_committed_hour(
     """The `load_partition` task: list the hour's committed part files, load exactly those (one transaction),
     then register the hour's files in the external table. A retry does it all again: the load replaces the
     hour whole and the refresh is idempotent."""
-    from include.event_log.snowflake_objects import refresh_external_table
+    from include.event_log.load.refresh import refresh_external_table
 
     listing = list_committed_part_files(s3_hook, hour_start, config, completion)
     report = copy_hour(conn_id, s3_hook, listing, dag_run.run_id, config, dag_id=dag_run.dag_id)

@@ -4,7 +4,7 @@ Cosmos renders the task group from dbt's manifest in its watcher mode; these two
 decides the work, not how dbt runs:
 
 - `ChangedHoursBuild` (the group's `build` task, Cosmos' watcher producer) models the hours changed since
-  the last successful build, read from the hour-changes table (include/event_log/modeling.py), whichever
+  the last successful build, read from the hour-changes table (include/event_log/model/modeling.py), whichever
   run changed them, in one `dbt build` of every model and its tests. It starts in the triggerer and waits
   there while a build runs; when nothing is pending, a build of another run covered this run's changes and
   it ends there, naming that build (no worker, no pool slot: a backfill's runs do not queue one by one for
@@ -96,7 +96,7 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
         return parse_and_record
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
-        from include.event_log import modeling
+        from include.event_log.model import modeling
 
         ti = context["ti"]
         conn_id = self.snowflake_conn_id
@@ -155,7 +155,7 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
         safe_xcom_push(ti, "task_status", "completed")
 
     def _covered(self, ti: Any, own: list[Any]) -> None:
-        from include.event_log import modeling
+        from include.event_log.model import modeling
 
         report = modeling.covered_report(own)
         builds = modeling.builds_by_id(self.snowflake_conn_id, set(report["covered_by"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Asset
 
 from include.event_log.config import IngestConfig
-from include.event_log.external_assets import asset_by_name
+from include.event_log.glass.external_assets import asset_by_name
 
 
 def raw_events_asset(config: IngestConfig) -> Asset:

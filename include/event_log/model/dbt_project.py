@@ -3,7 +3,7 @@
 The DAG renders the project from `dbt/target/manifest.json` (produced by `make dbt-manifest` and by
 the image build, never at parse time), so parsing runs no dbt subprocess and makes no network call.
 
-The task group holds one task per model (include/event_log/dbt_tasks.py ModelBuilt, made by Cosmos from
+The task group holds one task per model (include/event_log/model/dbt_tasks.py ModelBuilt, made by Cosmos from
 the manifest through a node converter) and one `build` task (ChangedHoursBuild) that runs a single
 `dbt build` of every model and its tests over the hours changed since the last successful build. Both
 are Cosmos' watcher operators underneath: the build streams each node's result to XCom as dbt finishes
@@ -29,7 +29,7 @@ from cosmos.profiles import (
 )
 
 from include.event_log.config import DBT_POOL, DBT_PROJECT_DIR, SNOWFLAKE_CONN_ID, env_seconds
-from include.event_log.dbt_tasks import ChangedHoursBuild, model_task
+from include.event_log.model.dbt_tasks import ChangedHoursBuild, model_task
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 BUILD_TASK_ID = "build"
@@ -134,7 +134,7 @@ DBT_OPERATOR_ARGS = {
 
 def model_assets(group: Any) -> list[Any]:
     """The assets of the group's models (declared in external_assets.yaml, URIs the Snowflake provider's)."""
-    from include.event_log.external_assets import model_asset
+    from include.event_log.glass.external_assets import model_asset
 
     names = sorted(node.name for node in group.dbt_graph.filtered_nodes.values() if node.resource_type.value == "model")
     return [model_asset(name) for name in names]

@@ -7,7 +7,7 @@ the asset's name or URI; the token comes from `POST /auth/token` (user and passw
 
     export AIRFLOW_API_URL=https://<deployment>/   # the Airflow base URL, its path included
     export AIRFLOW_API_TOKEN=...                   # or AIRFLOW_API_USERNAME and AIRFLOW_API_PASSWORD
-    python -m include.event_log.asset_events record kafka_dagster_event_log \\
+    python -m include.event_log.glass.asset_events record kafka_dagster_event_log \\
         --extra '{"lag_seconds": 12}' [--partition-key 2025-08-01T03]
 
 From Python: `record_asset_event("s3_flink_event_log", {"files": 4}, connection=ApiConnection.from_env())`.
@@ -108,7 +108,7 @@ def record_asset_event(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m include.event_log.asset_events",
+        prog="python -m include.event_log.glass.asset_events",
         description=f"Record an event on an Airflow asset. Connection: {URL_ENV}, and {TOKEN_ENV} or "
         f"{USERNAME_ENV} + {PASSWORD_ENV}.",
     )

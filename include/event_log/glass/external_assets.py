@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 
 from include.event_log.config import AWS_CONN_ID, PACKAGE_DIR, IngestConfig, env_int, env_seconds, env_text
-from include.event_log.declarations import DeclarationError, event_log_objects
+from include.event_log.objects.declarations import DeclarationError, event_log_objects
 
-ASSETS_FILE = PACKAGE_DIR / "external_assets.yaml"
+ASSETS_FILE = PACKAGE_DIR / "glass" / "external_assets.yaml"
 # The only environment variables the declaration may read, with their defaults.
 ENV_DEFAULTS = {
     "EVENT_LOG_KAFKA_TOPIC_URL": "",

@@ -11,14 +11,14 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from include.event_log.declarations import FILE_FORMAT_OPTIONS, PRIVILEGES, EventLogObjects, SnowflakeObject
-from include.event_log.live_objects import LiveObject, fingerprint_in_comment
+from include.event_log.objects.declarations import FILE_FORMAT_OPTIONS, PRIVILEGES, EventLogObjects, SnowflakeObject
+from include.event_log.objects.live_objects import LiveObject, fingerprint_in_comment
 
 CREATE, ALTER, REPLACE, UNCHANGED = "create", "alter", "replace", "unchanged"
 ALLOW_DESTRUCTIVE_HOW = (
     "To apply them, trigger snowflake_objects with the param allow_destructive_changes=true "
     '(conf {"allow_destructive_changes": true}), or set EVENT_LOG_ALLOW_DESTRUCTIVE_CHANGES=true for every run, '
-    "or run `python -m include.event_log.snowflake_objects apply --allow-destructive-changes`."
+    "or run `python -m include.event_log.objects.snowflake_objects apply --allow-destructive-changes`."
 )
 # SQL type names as DESCRIBE reports them: synonyms resolved, default length / precision / scale spelled out.
 _SYNONYMS = {"STRING": "VARCHAR", "TEXT": "VARCHAR", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "INT": "NUMBER",

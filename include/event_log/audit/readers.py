@@ -1,5 +1,5 @@
 """The audit's readers: an S3 listing of the window and the warehouse's loads, turned into the plain data that
-`include.event_log.audit.compare_hours` compares, and `audit_window`, which chains them for the audit task.
+`include.event_log.audit.findings.compare_hours` compares, and `audit_window`, which chains them for the audit task.
 
 Apart from the comparison so that importing the comparison loads neither a hook nor a warehouse client.
 """
@@ -10,7 +10,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from include.event_log.audit import (
+from include.event_log.audit.findings import (
     AuditConfig,
     AuditReport,
     HourInS3,
@@ -20,7 +20,7 @@ from include.event_log.audit import (
     loads_from_warehouse,
 )
 from include.event_log.config import IngestConfig
-from include.event_log.hour_layout import utc
+from include.event_log.land.hour_layout import utc
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def loaded_hours(
     conn_id: str, start: datetime, end: datetime
 ) -> tuple[dict[datetime, HourLoad], dict[datetime, datetime]]:
     """What was loaded of each hour of [start, end), and the oldest pending (not modeled) change of each."""
-    from include.event_log.declarations import event_log_objects
+    from include.event_log.objects.declarations import event_log_objects
     from include.event_log.sql_templates import render_sql
     from include.event_log.warehouse import run_statements
 

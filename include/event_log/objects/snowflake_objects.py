@@ -1,4 +1,4 @@
-"""Plan and apply the declared Snowflake objects; refresh the external table.
+"""Plan and apply the declared Snowflake objects (the external table's hourly refresh is load/refresh.py).
 
 `plan_object_changes` reads the live objects (live_objects) and compares them with the declaration (object_plan);
 `apply_object_changes` plans again, checks that the plan is the one reviewed, refuses destructive changes unless
@@ -6,8 +6,8 @@ allowed, and runs the plan's statements (object_statements). DDL commits stateme
 apply that fails part-way leaves the statements before it applied, and the next plan shows what is left.
 
 CLI, with the Airflow connection `snowflake_event_log` (or AIRFLOW_CONN_SNOWFLAKE_EVENT_LOG), like the DAGs:
-    python -m include.event_log.snowflake_objects plan             # print the plan, change nothing
-    python -m include.event_log.snowflake_objects apply [--allow-destructive-changes]
+    python -m include.event_log.objects.snowflake_objects plan             # print the plan, change nothing
+    python -m include.event_log.objects.snowflake_objects apply [--allow-destructive-changes]
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from include.event_log.checks import FAIL, PASS, WARN, CheckResult, record_check_results
+from include.event_log.check.results import FAIL, PASS, WARN, CheckResult, record_check_results
 from include.event_log.config import SNOWFLAKE_CONN_ID, destructive_changes_allowed
-from include.event_log.declarations import EventLogObjects, event_log_objects, load_objects
-from include.event_log.live_objects import read_live_objects
-from include.event_log.object_plan import CREATE, UNCHANGED, DestructiveChangeRefused, Plan, plan_objects
-from include.event_log.object_statements import external_table_fingerprint, plan_statements
-from include.event_log.sql_templates import render_sql
-from include.event_log.warehouse import EventLogSnowflakeHook, run_statements
+from include.event_log.load.refresh import refresh_external_table
+from include.event_log.objects.declarations import EventLogObjects, event_log_objects, load_objects
+from include.event_log.objects.live_objects import read_live_objects
+from include.event_log.objects.object_plan import CREATE, UNCHANGED, DestructiveChangeRefused, Plan, plan_objects
+from include.event_log.objects.object_statements import external_table_fingerprint, plan_statements
+from include.event_log.warehouse import EventLogSnowflakeHook
 
 log = logging.getLogger(__name__)
 
@@ -93,23 +93,6 @@ def record_plan(conn_id: str, dag_id: str, run_id: str, plan: Plan, allow_destru
     record_check_results(conn_id, dag_id, run_id, plan_check_results(plan, allow_destructive))
 
 
-def refresh_external_table(
-    conn_id: str, sub_path: str = "", *, objects: EventLogObjects | None = None
-) -> dict[str, int]:
-    """Register the files under the external table's location, or one sub-path of it.
-
-    Returns how many files each refresh status (REGISTERED_NEW, REGISTERED_UPDATE, UNREGISTERED) counts.
-    """
-    context = (objects or event_log_objects()).template_context()
-    sql = render_sql("objects/refresh_external_table.sql", sub_path=sub_path, **context)
-    (rows,) = run_statements(conn_id, [(sql, {"sub_path": sub_path} if sub_path else None)])
-    statuses: dict[str, int] = {}
-    for row in rows:
-        statuses[str(row[1])] = statuses.get(str(row[1]), 0) + 1
-    log.info("Refreshed %s/%s: %s", context["external_table"].fqn, sub_path, statuses)
-    return statuses
-
-
 def _what_changes(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A plan without its reasons: a reason may count rows, which loads change between plan and apply."""
     return [{key: value for key, value in entry.items() if key != "why"} for entry in entries]
@@ -132,7 +115,7 @@ def _cursor(conn_id: str) -> Iterator[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m include.event_log.snowflake_objects", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m include.event_log.objects.snowflake_objects", description=__doc__)
     parser.add_argument("command", choices=["plan", "apply"])
     parser.add_argument("--conn-id", default=SNOWFLAKE_CONN_ID, help="Airflow connection id (%(default)s)")
     parser.add_argument("--objects", type=Path, help="another declaration than the package's (a YAML path)")

@@ -7,7 +7,7 @@ backfill, a manual run), builds the models over those hours, and on success mark
 it read as modeled by it, in one transaction with its own record. A load that commits while a build
 runs stays pending for the next build, so nothing falls between two builds.
 
-This module is the warehouse side only (plain data in and out); include/event_log/dbt_tasks.py drives
+This module is the warehouse side only (plain data in and out); include/event_log/model/dbt_tasks.py drives
 dbt with it.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from include.event_log.declarations import event_log_objects
+from include.event_log.objects.declarations import event_log_objects
 from include.event_log.sql_templates import render_sql
 from include.event_log.warehouse import run_statements, transaction
 
@@ -138,18 +138,24 @@ def build_state(conn_id: str, dag_id: str, run_id: str) -> tuple[list[HourChange
     return [HourChange.from_row(r) for r in pending_rows], [HourChange.from_row(r) for r in own_rows]
 
 
-# What a run's build task does once no build is running or queued (plugins/event_log_model_trigger.py).
+# What a run's build task does (plugins/event_log_model_trigger.py), from the hour-changes table.
 BUILD, COVERED, WAIT = "build", "covered", "wait"
 
 
-def next_step(pending: list[HourChange], run_id: str, waited_seconds: float, leader_grace_seconds: float) -> str:
-    """Nothing pending: the run is covered (its changes, if any, were modeled by builds that ran after they
-    committed). Something pending: the run of the oldest pending change builds it, with every other pending
-    change; the other runs wait for that build and are covered by it, so a backfill's runs end without a build
-    each. A run waits for another at most `leader_grace_seconds` (that run may have no build task coming: a
-    load re-run alone), then builds itself."""
-    if not pending:
+def next_step(
+    pending: list[HourChange], own: list[HourChange], run_id: str, waited_seconds: float,
+    leader_grace_seconds: float, builds_active: bool = False,
+) -> str:  # fmt: skip
+    """Covered once every change of this run was modeled by a successful build, whatever other runs still have
+    pending: a backfill's runs end as the builds that include their hours succeed, not when the whole backfill is
+    modeled. Otherwise, while a build is running or queued, wait for it. With none active, the run of the oldest
+    pending change builds it, with every other pending change; the other runs wait for that build and are covered
+    by it. A run waits for another at most `leader_grace_seconds` (that run may have no build task coming: a load
+    re-run alone), then builds itself."""
+    if all(change.build_id for change in own):
         return COVERED
+    if builds_active or not pending:
+        return WAIT
     leader = min(pending, key=lambda change: (change.changed_at, change.replication_hour, change.load_id))
     if leader.run_id == run_id or waited_seconds >= leader_grace_seconds:
         return BUILD

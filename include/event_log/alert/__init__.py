@@ -1,0 +1,3 @@
+"""Alert: the deadlines of each run, built at parse time; their callbacks run in the triggerer
+(plugins/event_log_deadlines.py).
+"""
