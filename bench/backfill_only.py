@@ -1,0 +1,80 @@
+"""One backfill alone, with the CPU each stack component spent on it: `python -m bench.backfill_only [box] [out]`.
+
+The figures of `make bench`'s backfill section (bench/live.py `measure_backfill`) on a fresh production-shaped
+stack (PostgreSQL, Celery, two workers; BENCH_MODE=embedded for SQLite and the LocalExecutor), 24 committed hours
+of 10,000 events (BENCH_BACKFILL_HOURS), followed for `box` seconds (default 420), then the models against the
+oracle. Added to that: the CPU seconds (user + system, children included) of every component's process group over
+the backfill, from /proc. A few minutes instead of the whole benchmark, to compare one change against another; the
+results go to `out` (default /tmp/backfill_only.json) and stdout, never to bench/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench import live
+from bench.run import create_objects, land
+from devstack.isolated import BUCKET, IsolatedStack
+from devstack.stack import PRODUCTION
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User and system time of the live processes of a process group, with their waited-for children."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / TICKS
+
+
+def main(argv: list[str]) -> int:
+    box = float(argv[0]) if argv else 420.0
+    output = Path(argv[1] if len(argv) > 1 else "/tmp/backfill_only.json")
+    count = int(os.environ.get("BENCH_BACKFILL_HOURS", "24"))
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-only-"))
+    extra_env = {
+        "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),  # days-old hours: no deadline fires
+        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, min(count, 24)) + 8),
+    }
+    stack = IsolatedStack(var_dir, extra_env=extra_env, mode=os.environ.get("BENCH_MODE", PRODUCTION))
+    now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hours = live.hour_range(now_hour - timedelta(hours=count + 88), count)
+    try:
+        stack.start(now_hour + timedelta(hours=1))
+        api = stack.api()
+        create_objects(stack, api)
+        stack.s3().create_bucket(Bucket=BUCKET)
+        landed = land(stack, hours[-1] + timedelta(hours=1), count, 10_000, 4)
+        print(f"{stack.mode} stack; landed {landed.records} events in {count} committed hours", flush=True)
+        api.unpause(live.DAG_ID)
+        time.sleep(5)
+        groups = dict(stack.state["pids"])
+        before = {name: group_cpu_seconds(pgid) for name, pgid in groups.items()}
+        result = live.measure_backfill(stack, api, hours, box, min(count, 24), print)
+        cpu = {name: round(group_cpu_seconds(pgid) - before[name], 1) for name, pgid in groups.items()}
+        print(f"CPU seconds over the backfill, per component: {cpu}", flush=True)
+        live.stop_runs(api, hours, print)
+        oracle = live.compare_models(stack, print)
+        output.write_text(json.dumps({"backfill": result, "cpu_seconds": cpu, "oracle": oracle}, default=str, indent=1))
+        print(f"Wrote {output}")
+    finally:
+        print(stack.stop(), flush=True)
+        shutil.rmtree(var_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
