@@ -79,7 +79,7 @@ test: $(VENV)/.installed $(FLINK_VENV)/.installed dbt-manifest $(CHROMEDRIVER)
 test-fast: $(VENV)/.installed dbt-manifest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q tests/dags tests/include tests/plugins
+	$(BIN)/python -m pytest -q -m "not slow" tests/dags tests/include tests/plugins
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

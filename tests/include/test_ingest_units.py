@@ -87,6 +87,7 @@ def test_the_quiet_period_completes_an_hour_once_a_later_hour_has_a_finished_fil
     assert last.state is HourState.NOT_YET, "nothing later yet: Flink may still write the hour"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_listing_batches_at_most_1000_files_and_skips_uncommitted_objects(s3_client, bucket):
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook

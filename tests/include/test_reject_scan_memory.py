@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import REPO
 
 SCAN_RSS_CAP_MIB = 64
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]
 
 
 def zero_bomb(inflated_mib: int) -> bytes:

@@ -71,6 +71,7 @@ def events_of(trigger: CommittedHoursTrigger, count: int, quiet: float) -> list[
     return asyncio.run(collect())
 
 
+@pytest.mark.slow
 def test_each_commit_is_reported_once_across_a_restart(s3_client, bucket, aws_connection):
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     h1, h2, h3 = now - timedelta(hours=3), now - timedelta(hours=2), now - timedelta(hours=1)
