@@ -19,7 +19,7 @@ pytestmark = pytest.mark.timeout(120)
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SQL_DIR = PROJECT_DIR / "include" / "sql"
-OBJECTS_FILE = PROJECT_DIR / "include" / "event_log" / "snowflake_objects.yaml"
+OBJECTS_FILE = PROJECT_DIR / "include" / "event_log" / "objects" / "snowflake_objects.yaml"
 PREFIX = "event_log"
 # The files this test renders and runs; a new SQL file must be added here (and work locally).
 COVERED = {
