@@ -1,12 +1,18 @@
-"""A local stack of its own: `devstack.stack` in a dedicated var directory, driven from outside (the
-benchmark and the live tests use it).
+"""The one handle on a local stack: `devstack.stack` in a var directory, driven from outside. `make run`
+(devstack/run.py, on var/), the benchmark and the live tests use it.
 
 The stack runs in subprocesses with DEVSTACK_VAR_DIR pointing at that directory (`devstack.stack` reads it
-once, when imported), so its state, logs, metadata DB, Snowflake data and ports never touch the developer's
-stack in var/. Its components inherit the environment of the `up` process: this process's, cleaned of
-AIRFLOW_* and EVENT_LOG_* (nothing from the caller's shell or an in-process Airflow leaks in), plus
-DEVSTACK_MODE (the stack's `mode`: embedded or production) and `extra_env`. `stop()` runs `down` (in
-production mode that also drops the stack's PostgreSQL database).
+once, when imported), so its state, logs, metadata DB, Snowflake data and ports never touch another stack's.
+Its components inherit the environment of the `up` process, plus DEVSTACK_MODE (the stack's `mode`:
+embedded or production) and `extra_env`:
+
+- an owned stack (the benchmark, the tests): this process's environment cleaned of AIRFLOW_* and EVENT_LOG_*
+  (nothing from the caller's shell or an in-process Airflow leaks in); it stops by itself when this process
+  ends without `stop()`;
+- an unowned one (`make run`): the caller's environment as it is (the user's EVENT_LOG_* settings); it keeps
+  running after this process, for the UI, until `make stop`.
+
+`stop()` runs `down` (in production mode that also drops the stack's PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -37,9 +43,15 @@ from devstack.stack import (
     run_airflow,
 )
 
-# `python -m devstack.stack up`, with a start date: the DAGs' EVENT_LOG_START_DATE.
-UP = "import sys, datetime; from devstack import stack; stack.up(datetime.datetime.fromisoformat(sys.argv[1]))"
 EXPORT_LINE = re.compile(r"^export (\w+)='(.*)'$")
+
+
+class StackStartError(RuntimeError):
+    """`up` failed; `missing_service` when production mode lacks a machine service (the message says how to get it)."""
+
+    def __init__(self, message: str, missing_service: bool):
+        super().__init__(message)
+        self.missing_service = missing_service
 
 
 @dataclass
@@ -49,14 +61,19 @@ class IsolatedStack:
     state: dict[str, Any] | None = None
     # `embedded` (SQLite, LocalExecutor) or `production` (PostgreSQL, Celery, two workers): devstack.stack.
     mode: str = EMBEDDED
+    # Owned: cleaned environment, stops with this process. Unowned (`make run`): the caller's environment, outlives it.
+    owned: bool = True
 
     @property
     def env(self) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENT_LOG_", "_AIRFLOW"))}
+        if self.owned:
+            base = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "EVENT_LOG_", "_AIRFLOW"))}
+            # The stack stops by itself (and drops its database) if this process dies without `stop()`.
+            base[OWNER_VARIABLE] = str(os.getpid())
+        else:
+            base = {k: v for k, v in os.environ.items() if k != OWNER_VARIABLE}
         return {
             **base, "DEVSTACK_VAR_DIR": str(self.var_dir), "PYTHONPATH": str(REPO), MODE_VARIABLE: self.mode,
-            # The stack stops by itself (and drops its database) if this process dies without `stop()`.
-            OWNER_VARIABLE: str(os.getpid()),
             **self.extra_env,
         }  # fmt: skip
 
@@ -65,11 +82,19 @@ class IsolatedStack:
             [sys.executable, *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=timeout
         )
 
-    def start(self, start_date: datetime) -> None:
-        result = self._run(["-c", UP, start_date.isoformat()], timeout=420)
+    def start(self, start_date: datetime | None = None) -> str:
+        """`up` (the running stack if there is one): its start date is the DAGs' EVENT_LOG_START_DATE, else this
+        hour. Returns what `up` printed; raises StackStartError if it failed."""
+        args = ["-m", "devstack.stack", "up", self.mode]
+        if start_date:
+            args += ["--start-date", start_date.isoformat()]
+        result = self._run(args, timeout=420)
         if result.returncode != 0:
-            raise RuntimeError(f"stack up failed:\n{result.stdout}\n{result.stderr}")
-        self.state = json.loads((self.var_dir / "stack" / "state.json").read_text())
+            if result.returncode == 2:  # a machine service production mode needs: the message says how to get it
+                raise StackStartError(result.stderr.strip(), missing_service=True)
+            raise StackStartError(f"stack up failed:\n{result.stdout}\n{result.stderr}", missing_service=False)
+        self.refresh_state()
+        return result.stdout.strip()
 
     def refresh_state(self) -> None:
         self.state = json.loads((self.var_dir / "stack" / "state.json").read_text())
@@ -99,7 +124,7 @@ class IsolatedStack:
         self._run(["-m", "devstack.stack", "release", component], timeout=60).check_returncode()
 
     def log(self, component: str) -> str:
-        return (self.var_dir / "logs" / f"{component}.log").read_text(errors="replace")
+        return (self.log_dir / f"{component}.log").read_text(errors="replace")
 
     @property
     def s3_endpoint_url(self) -> str:
@@ -108,6 +133,14 @@ class IsolatedStack:
     @property
     def api_url(self) -> str:
         return f"http://{LOOPBACK}:{self.state['api_port']}"
+
+    @property
+    def admin_password(self) -> str:
+        return self.state["admin_password"]
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "logs"
 
     def airflow_env(self) -> dict[str, str]:
         """The environment the stack's Airflow components run with (`python -m devstack.stack env`)."""
@@ -119,7 +152,7 @@ class IsolatedStack:
     def api(self):
         from devstack.airflow_api import AirflowApi
 
-        return AirflowApi(self.api_url, ADMIN_USER, self.state["admin_password"])
+        return AirflowApi(self.api_url, ADMIN_USER, self.admin_password)
 
     def s3(self):
         import boto3
@@ -175,4 +208,4 @@ def wait_until(condition, timeout: float, interval: float = 2.0, what: str = "co
         time.sleep(interval)
 
 
-__all__ = ["BUCKET", "PREFIX", "IsolatedStack", "process_group_rss", "wait_until"]
+__all__ = ["BUCKET", "PREFIX", "IsolatedStack", "StackStartError", "process_group_rss", "wait_until"]

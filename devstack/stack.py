@@ -10,7 +10,9 @@ Two modes (DEVSTACK_MODE, read by `up`; a running stack keeps the mode it was st
   stack can take this one's tasks) and two Celery workers, `worker-1` and `worker-2`, as separate supervised
   processes; a task instance's `hostname` names the worker that ran it.
 
-    python -m devstack.stack up [embedded|production]   start everything (idempotent), print the URLs
+    python -m devstack.stack up [embedded|production] [--start-date ISO]
+                                      start everything (idempotent), print the URLs; exit 2 names a
+                                      machine service production mode needs and does not find
     python -m devstack.stack down     stop every process the stack started, and check none is left
                                       (production: and drop the stack's database)
     python -m devstack.stack status   what runs, on which port
@@ -564,8 +566,15 @@ def main(argv: list[str]) -> int:
         Supervisor(StackState.load()).run()
         return 0
     if command == "up":
+        # up [embedded|production] [--start-date ISO]: the DAGs' EVENT_LOG_START_DATE, else this hour.
+        args = list(argv[1:])
+        start_date = None
+        if "--start-date" in args:
+            at = args.index("--start-date")
+            start_date = datetime.fromisoformat(args[at + 1])
+            del args[at : at + 2]
         try:
-            state = up(mode=argv[1] if len(argv) > 1 else None)
+            state = up(start_date, mode=args[0] if args else None)
         except machine_services.MissingService as missing:
             print(missing, file=sys.stderr)
             return 2
