@@ -55,6 +55,9 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         self.dags.patch_dag(dag_id, DAGPatchBody(is_paused=False))
 
+    def pause(self, dag_id: str) -> None:
+        self.dags.patch_dag(dag_id, DAGPatchBody(is_paused=True))
+
     def trigger(self, dag_id: str, logical_date: datetime | None = None, **interval: datetime) -> str:
         body = TriggerDAGRunPostBody(logical_date=logical_date, **interval)
         return self.runs.trigger_dag_run(dag_id, body).dag_run_id

@@ -1,10 +1,12 @@
 """`make run`: the whole pipeline on the local stack, end to end, through Airflow itself.
 
-1. start the local stack (S3, Snowflake emulator, Airflow's four components) unless it runs; DEVSTACK_MODE=production
-   starts the production-shaped one (PostgreSQL, Celery executor, Redis broker, two workers: devstack/stack.py);
+1. start the local stack in var/ (S3, Snowflake emulator, Airflow's four components) unless it runs, through the
+   same handle the benchmark and the live tests use (devstack/isolated.py; unowned: it keeps running after this
+   process); DEVSTACK_MODE=production starts the production-shaped one (PostgreSQL, Celery executor, Redis
+   broker, two workers: devstack/stack.py);
 2. land the last 6 hours of simulated events (Flink stand-in) in the local S3;
 3. create the Snowflake objects by running the `snowflake_objects` DAG;
-4. unpause `event_log_ingest` and load those hours with `airflow backfill create`;
+4. load those hours with `airflow backfill create` (created while `event_log_ingest` is paused), then unpause it;
 5. wait, then print one row per hour and leave the Airflow UI running.
 """
 
@@ -15,12 +17,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-import boto3
-
 from devstack import stack
-from devstack.airflow_api import AirflowApi
-from devstack.localsnow import client as localsnow_client
-from devstack.machine_services import MissingService
+from devstack.isolated import IsolatedStack, StackStartError
 from devstack.simulator import SimulationOptions, simulate
 from devstack.simulator.reader import read_landed_hour
 
@@ -32,17 +30,12 @@ FILES_PER_HOUR = int(os.environ.get("RUN_FILES_PER_HOUR", "4"))
 LAYOUT = os.environ.get("RUN_LAYOUT", "hive")
 
 
-def snowflake_connection(state: stack.StackState):
-    return localsnow_client.connect(state.snowflake_port)
+def rows_loaded_per_hour(local: IsolatedStack) -> dict[datetime, int]:
+    rows = local.query("SELECT REPLICATION_HOUR, COUNT(*) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1")
+    return {hour.replace(tzinfo=UTC): count for hour, count in rows}
 
 
-def rows_loaded_per_hour(state: stack.StackState) -> dict[datetime, int]:
-    with snowflake_connection(state) as conn, conn.cursor() as cursor:
-        cursor.execute("SELECT REPLICATION_HOUR, COUNT(*) FROM EVENT_LOG.RAW.RAW_FLINK_EVENT_LOG GROUP BY 1")
-        return {hour.replace(tzinfo=UTC): count for hour, count in cursor.fetchall()}
-
-
-def print_models(state: stack.StackState, s3, manifest) -> bool:
+def print_models(local: IsolatedStack, s3, manifest) -> bool:
     """What dbt built, next to the same figures computed independently from the landed files; whether every
     model equals that computation."""
     from collections import Counter
@@ -50,7 +43,7 @@ def print_models(state: stack.StackState, s3, manifest) -> bool:
     from devstack.expected_marts import compute_marts, lines_from_landed_files
     from devstack.model_oracle import models_against_landed_files
 
-    with snowflake_connection(state) as conn, conn.cursor() as cursor:
+    with local.snowflake() as conn, conn.cursor() as cursor:
         cursor.execute("SELECT STATUS, COUNT(*) FROM EVENT_LOG.ANALYTICS.FCT_RUNS GROUP BY 1")
         runs = dict(cursor.fetchall())
         cursor.execute("SELECT STATUS, COUNT(*) FROM EVENT_LOG.ANALYTICS.FCT_STEPS GROUP BY 1")
@@ -76,23 +69,23 @@ def print_models(state: stack.StackState, s3, manifest) -> bool:
         print(f"  {org:>12} {day!s:10} {m:>16} {s:>6} {c:>8}   {expected_usage.get((org, day))}")
     same = runs == dict(expected_runs) and steps == dict(expected_steps) and usage == expected_usage
     print("  modeled == files: " + ("yes" if same else "NO"))
-    with snowflake_connection(state) as conn:
+    with local.snowflake() as conn:
         outcome = models_against_landed_files(conn, s3, stack.BUCKET, stack.PREFIX, LAYOUT)
     differing = [model for model, (_, _, differences) in outcome.items() if differences]
     print("  every model, row by row, == files: " + ("yes" if not differing else f"NO ({', '.join(differing)})"))
     return same and not differing
 
 
-def backfill(state: stack.StackState, first_hour: datetime, last_hour: datetime) -> None:
+def backfill(local: IsolatedStack, first_hour: datetime, last_hour: datetime) -> None:
     """Queue one run per hour with Airflow's own backfill; the running scheduler executes them."""
     command = [
-        str(stack.BIN / "airflow"), "backfill", "create", "--dag-id", "event_log_ingest",
+        "backfill", "create", "--dag-id", "event_log_ingest",
         "--from-date", first_hour.isoformat(), "--to-date", last_hour.isoformat(),
         "--reprocess-behavior", "completed", "--max-active-runs", "3",
     ]  # fmt: skip
-    print("$", " ".join(command[1:]), flush=True)
+    print("$ airflow", " ".join(command), flush=True)
     # The embedded stack's SQLite may be locked by a busy scheduler for a moment: run_airflow tries again there.
-    result = stack.run_airflow(command[1:], {**os.environ, **stack.airflow_env(state)}, state.mode)
+    result = local.airflow_cli(command)
     if result.returncode != 0:
         raise RuntimeError(f"airflow backfill create failed:\n{result.stdout}\n{result.stderr}")
 
@@ -101,23 +94,16 @@ def main() -> int:
     started = time.monotonic()
     end_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     first_hour = end_hour - timedelta(hours=HOURS)
-    mode = stack.requested_mode()
-    print(f"Starting the local stack, {mode} mode, hour layout {LAYOUT} (logs in {stack.LOG_DIR}) ...", flush=True)
-    os.environ["EVENT_LOG_LAYOUT"] = LAYOUT
+    local = IsolatedStack(stack.VAR, extra_env={"EVENT_LOG_LAYOUT": LAYOUT}, mode=stack.requested_mode(), owned=False)
+    print(f"Starting the local stack, {local.mode} mode, hour layout {LAYOUT} (logs in {local.log_dir}) ...",
+          flush=True)  # fmt: skip
     try:
-        state = stack.up(mode=mode)
-    except MissingService as missing:
-        print(missing, file=sys.stderr)
-        return 2
-    api = AirflowApi(state.api_url, stack.ADMIN_USER, state.admin_password)
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=state.s3_endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=stack.LOCAL_AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=stack.LOCAL_AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-    )
+        local.start()
+    except StackStartError as failed:
+        print(failed, file=sys.stderr)
+        return 2 if failed.missing_service else 1
+    api = local.api()
+    s3 = local.s3()
     print(f"Landing {HOURS} hours of simulated events, {first_hour:%Y-%m-%d %H:00} to {end_hour:%H:00} UTC ...")
     options = SimulationOptions(
         bucket=stack.BUCKET, prefix=stack.PREFIX, layout=LAYOUT, end_hour=end_hour, hours=HOURS,
@@ -135,17 +121,23 @@ def main() -> int:
     api.unpause("snowflake_objects")
     (objects,) = api.wait_for_runs("snowflake_objects", {objects_run}, timeout=300)
     if str(objects.state.value) != "success":
-        raise RuntimeError(f"snowflake_objects ended {objects.state.value}: see the Airflow UI at {state.api_url}")
+        raise RuntimeError(f"snowflake_objects ended {objects.state.value}: see the Airflow UI at {local.api_url}")
 
     print("Loading the hours through Airflow (DAG event_log_ingest) ...", flush=True)
+    # The backfill is created while the DAG is paused (paused again on a second `make run`), and the scheduler
+    # starts its runs after the unpause. On SQLite, `backfill create` that meets the lock deletes the runs it had
+    # made (Airflow's partial-backfill clean-up) and is tried again; a scheduler already scheduling one of them
+    # crashed on the vanished row (StaleDataError on dag_run) and then hung in the LocalExecutor's shutdown. A
+    # paused DAG's runs are not scheduled, so nothing sees the runs until they are all there.
+    api.pause("event_log_ingest")
+    backfill(local, first_hour, end_hour - timedelta(hours=1))
     api.unpause("event_log_ingest")
-    backfill(state, first_hour, end_hour - timedelta(hours=1))
     runs = api.wait_for_runs(
         "event_log_ingest", timeout=1800, logical_date_gte=first_hour, logical_date_lt=end_hour, run_type=["backfill"]
     )
     state_by_hour = {r.logical_date.astimezone(UTC): str(r.state.value) for r in runs}
 
-    loaded = rows_loaded_per_hour(state)
+    loaded = rows_loaded_per_hour(local)
     print()
     print(f"{'hour (UTC)':17} {'part files':>10} {'events landed':>14} {'rows loaded':>12}  status")
     ok = True
@@ -157,11 +149,11 @@ def main() -> int:
         ok &= status == "success" and rows == len(landed.lines)
         print(f"{hour:%Y-%m-%d %H:00} {len(landed.part_keys):>10} {len(landed.lines):>14} {rows:>12}  {status}")
     print()
-    ok &= print_models(state, s3, manifest)
+    ok &= print_models(local, s3, manifest)
     print()
-    print(f"Done in {time.monotonic() - started:.0f}s. Airflow UI: {state.api_url}  login: {stack.ADMIN_USER} / "
-          f"{state.admin_password}")  # fmt: skip
-    print(f"Event log page (each hour from commit to model): {state.api_url}/plugin/event-log")
+    print(f"Done in {time.monotonic() - started:.0f}s. Airflow UI: {local.api_url}  login: {stack.ADMIN_USER} / "
+          f"{local.admin_password}")  # fmt: skip
+    print(f"Event log page (each hour from commit to model): {local.api_url}/plugin/event-log")
     print("The stack keeps running; `make stop` stops it.")
     return 0 if ok else 1
 
