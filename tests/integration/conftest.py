@@ -64,8 +64,9 @@ def _run_dbt_producer_first(dag) -> None:
                 build >> task
 
 
-class LocalStack:
-    """The test session's local S3 and local Snowflake (a server process this fixture owns)."""
+class LocalServers:
+    """The test session's local S3 and local Snowflake (a server process this fixture owns), without Airflow's
+    components: DAGs run in this process with `dag.test()`. A whole stack is `devstack.isolated.IsolatedStack`."""
 
     def __init__(self, s3_endpoint_url: str, data_dir, log):
         self.s3_endpoint_url = s3_endpoint_url
@@ -89,7 +90,7 @@ class LocalStack:
 def local_stack(s3_endpoint_url, s3_client, tmp_path_factory):
     """Local S3 + local Snowflake; Airflow connections to both as AIRFLOW_CONN_* variables."""
     log = (tmp_path_factory.getbasetemp() / "localsnow.log").open("ab")
-    stack = LocalStack(s3_endpoint_url, tmp_path_factory.mktemp("localsnow"), log)
+    stack = LocalServers(s3_endpoint_url, tmp_path_factory.mktemp("localsnow"), log)
     os.environ.update(connection_env(stack))
     s3_client.create_bucket(Bucket=BUCKET)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
