@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -167,7 +168,40 @@ async def _notify(
     return outcomes
 
 
+@dataclass(frozen=True)
+class _Miss:
+    """A missed deadline as the callback's context gives it: the run (REST JSON), its DAG and run ids, the
+    deadline's id (the record's key) and time."""
+
+    dag_run: dict[str, Any]
+    dag_id: str
+    run_id: str
+    key: str
+    deadline_time: datetime | None
+
+    @classmethod
+    def of(cls, context: dict[str, Any], dag_id: str) -> _Miss:
+        dag_run = context.get("dag_run") or {}
+        deadline = context.get("deadline") or {}
+        dag_id, run_id = dag_run.get("dag_id", dag_id), dag_run.get("dag_run_id", "unknown")
+        key = str(deadline.get("id") or f"{dag_id}/{run_id}")
+        return cls(dag_run, dag_id, run_id, key, _as_datetime(deadline.get("deadline_time")))
+
+    @property
+    def run_text(self) -> str:
+        """`DAG d, run r (run type, state)`: how every message names the run."""
+        run_type, state = self.dag_run.get("run_type", "unknown"), self.dag_run.get("state", "unknown")
+        return f"DAG {self.dag_id}, run {self.run_id} ({run_type}, {state})"
+
+    def details(self, **more: Any) -> dict[str, Any]:
+        """The record's details: the deadline, the run's type and state, and `more`."""
+        deadline = self.deadline_time.isoformat() if self.deadline_time else None
+        return {"deadline_time": deadline, "run_type": self.dag_run.get("run_type"),
+                "run_state": self.dag_run.get("state"), **more}  # fmt: skip
+
+
 async def _handle_miss(
+    miss: _Miss,
     *,
     context: dict[str, Any],
     subject: str,
@@ -178,9 +212,8 @@ async def _handle_miss(
     slack_conn_id: str,
     alert_emails: list[str],
 ) -> str:
-    dag_run = context.get("dag_run") or {}
-    dag_id, run_id = dag_run.get("dag_id", "unknown"), dag_run.get("dag_run_id", "unknown")
-    key = str((context.get("deadline") or {}).get("id") or f"{dag_id}/{run_id}")
+    """Log, record once per deadline, and notify from the call that recorded (the module's docstring)."""
+    dag_run, dag_id, run_id, key = miss.dag_run, miss.dag_id, miss.run_id, miss.key
     log.error("%s\n%s", subject, body)
     recorded = await _record(snowflake_conn_id, dag_id, run_id, key, results)
     if recorded is False:
@@ -210,19 +243,17 @@ async def ingest_deadline_missed(
     *,
     context: dict[str, Any],
     bucket: str,
-    snowflake_conn_id: str,
-    smtp_conn_id: str,
-    slack_conn_id: str,
-    alert_emails: list[str],
     layout: dict[str, Any] | None = None,
     prefix: str | None = None,
+    **channels: Any,
 ) -> str:
-    """An event_log_ingest run's hour was not loaded by end of hour + commit delay + grace."""
+    """An event_log_ingest run's hour was not loaded by end of hour + commit delay + grace.
+
+    `channels`: snowflake_conn_id, smtp_conn_id, slack_conn_id, alert_emails (`_handle_miss`)."""
     from include.event_log.check.results import FAIL, CheckResult
 
-    dag_run = context.get("dag_run") or {}
-    dag_id, run_id = dag_run.get("dag_id", "event_log_ingest"), dag_run.get("dag_run_id", "unknown")
-    deadline_time = _as_datetime((context.get("deadline") or {}).get("deadline_time"))
+    miss = _Miss.of(context, "event_log_ingest")
+    dag_run, dag_id, deadline_time = miss.dag_run, miss.dag_id, miss.deadline_time
     logical_date = _as_datetime(dag_run.get("logical_date"))
     hours = _run_hours(dag_run)
     named = ", ".join(f"{hour:%Y-%m-%d %H:00} UTC" for hour in hours) or "unknown hour"
@@ -231,8 +262,7 @@ async def ingest_deadline_missed(
     subject = f"[event_log_ingest] hour {named} not loaded by its deadline {_utc(deadline_time)}"
     body = "\n\n".join(
         [
-            f"DAG {dag_id}, run {run_id} ({dag_run.get('run_type', 'unknown')}, {dag_run.get('state', 'unknown')}) "
-            f"has not loaded hour {named} from {', '.join(folders) or 'its S3 folder'} "
+            f"{miss.run_text} has not loaded hour {named} from {', '.join(folders) or 'its S3 folder'} "
             f"by {_utc(deadline_time)} (end of the hour + expected commit delay + grace).",
             "What to do: look at that folder. If the hour is not complete (no `_SUCCESS`, or with a sink that "
             "writes none, no later hour yet), Flink has not committed it (job down or stalled): restart it; the "
@@ -242,66 +272,32 @@ async def ingest_deadline_missed(
             f"-e {stamp} -y`.",
         ]
     )
-    details = {
-        "deadline_time": deadline_time.isoformat() if deadline_time else None,
-        "run_type": dag_run.get("run_type"),
-        "run_state": dag_run.get("state"),
-        "s3_folders": folders,
-    }
+    details = miss.details(s3_folders=folders)
     results = [
         CheckResult(check_name=CHECK_NAME, status=FAIL, replication_hour=hour.isoformat(), details=details)
         for hour in hours
     ] or [CheckResult(check_name=CHECK_NAME, status=FAIL, details=details)]
-    return await _handle_miss(
-        context=context,
-        subject=subject,
-        body=body,
-        results=results,
-        snowflake_conn_id=snowflake_conn_id,
-        smtp_conn_id=smtp_conn_id,
-        slack_conn_id=slack_conn_id,
-        alert_emails=alert_emails,
-    )
+    return await _handle_miss(miss, context=context, subject=subject, body=body, results=results, **channels)
 
 
-async def objects_deadline_missed(
-    *,
-    context: dict[str, Any],
-    snowflake_conn_id: str,
-    smtp_conn_id: str,
-    slack_conn_id: str,
-    alert_emails: list[str],
-) -> str:
-    """A snowflake_objects run did not finish within the objects deadline of being queued."""
+async def objects_deadline_missed(*, context: dict[str, Any], **channels: Any) -> str:
+    """A snowflake_objects run did not finish within the objects deadline of being queued.
+
+    `channels`: snowflake_conn_id, smtp_conn_id, slack_conn_id, alert_emails (`_handle_miss`)."""
     from include.event_log.check.results import FAIL, CheckResult
 
-    dag_run = context.get("dag_run") or {}
-    dag_id, run_id = dag_run.get("dag_id", "snowflake_objects"), dag_run.get("dag_run_id", "unknown")
-    deadline_time = _as_datetime((context.get("deadline") or {}).get("deadline_time"))
+    miss = _Miss.of(context, "snowflake_objects")
+    dag_run, run_id, deadline_time = miss.dag_run, miss.run_id, miss.deadline_time
     subject = f"[snowflake_objects] run {run_id} not done by its deadline {_utc(deadline_time)}"
     body = "\n\n".join(
         [
-            f"DAG {dag_id}, run {run_id} ({dag_run.get('run_type', 'unknown')}, {dag_run.get('state', 'unknown')}), "
-            f"queued at {_utc(_as_datetime(dag_run.get('queued_at')))}, has not finished creating and refreshing "
-            f"the event log's Snowflake objects by {_utc(deadline_time)}.",
+            f"{miss.run_text}, queued at {_utc(_as_datetime(dag_run.get('queued_at')))}, has not finished "
+            f"creating and refreshing the event log's Snowflake objects by {_utc(deadline_time)}.",
             "What to do: open the run in the Airflow UI; a failed or slow create_objects is usually the "
             "Snowflake connection or the role's grants (the task log shows the statement). Until the objects "
             "exist, event_log_ingest runs fail to load. Fix the cause and clear the task: every statement "
             "is IF NOT EXISTS.",
         ]
     )
-    details = {
-        "deadline_time": deadline_time.isoformat() if deadline_time else None,
-        "run_type": dag_run.get("run_type"),
-        "run_state": dag_run.get("state"),
-    }
-    return await _handle_miss(
-        context=context,
-        subject=subject,
-        body=body,
-        results=[CheckResult(check_name=CHECK_NAME, status=FAIL, details=details)],
-        snowflake_conn_id=snowflake_conn_id,
-        smtp_conn_id=smtp_conn_id,
-        slack_conn_id=slack_conn_id,
-        alert_emails=alert_emails,
-    )
+    results = [CheckResult(check_name=CHECK_NAME, status=FAIL, details=miss.details())]
+    return await _handle_miss(miss, context=context, subject=subject, body=body, results=results, **channels)
