@@ -130,8 +130,10 @@ def main() -> int:
     # crashed on the vanished row (StaleDataError on dag_run) and then hung in the LocalExecutor's shutdown. A
     # paused DAG's runs are not scheduled, so nothing sees the runs until they are all there.
     api.pause("event_log_ingest")
-    backfill(local, first_hour, end_hour - timedelta(hours=1))
-    api.unpause("event_log_ingest")
+    try:
+        backfill(local, first_hour, end_hour - timedelta(hours=1))
+    finally:
+        api.unpause("event_log_ingest")  # as the DAG was before (a first `make run` unpauses it, as it always did)
     runs = api.wait_for_runs(
         "event_log_ingest", timeout=1800, logical_date_gte=first_hour, logical_date_lt=end_hour, run_type=["backfill"]
     )

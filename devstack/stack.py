@@ -28,6 +28,7 @@ var/stack/state.json; logs in var/logs/.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -560,21 +561,30 @@ def release(name: str) -> None:
     (HELD_DIR / name).unlink(missing_ok=True)
 
 
+class _UpArguments(argparse.ArgumentParser):
+    def error(self, message: str):
+        """A usage error exits 1, with the usage: exit 2 is kept for a missing machine service."""
+        self.print_usage(sys.stderr)
+        sys.exit(f"{self.prog}: error: {message}")
+
+
+def _up_arguments() -> argparse.ArgumentParser:
+    parser = _UpArguments(prog="python -m devstack.stack up")
+    parser.add_argument("mode", nargs="?", choices=MODES, help=f"default: ${MODE_VARIABLE}, else {EMBEDDED}")
+    parser.add_argument("--start-date", type=datetime.fromisoformat, help="the DAGs' EVENT_LOG_START_DATE "
+                        "(ISO 8601; default: this hour)")  # fmt: skip
+    return parser
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "status"
     if command == "supervise":
         Supervisor(StackState.load()).run()
         return 0
     if command == "up":
-        # up [embedded|production] [--start-date ISO]: the DAGs' EVENT_LOG_START_DATE, else this hour.
-        args = list(argv[1:])
-        start_date = None
-        if "--start-date" in args:
-            at = args.index("--start-date")
-            start_date = datetime.fromisoformat(args[at + 1])
-            del args[at : at + 2]
+        options = _up_arguments().parse_args(argv[1:])
         try:
-            state = up(start_date, mode=args[0] if args else None)
+            state = up(options.start_date, mode=options.mode)
         except machine_services.MissingService as missing:
             print(missing, file=sys.stderr)
             return 2

@@ -80,3 +80,9 @@ def test_the_stack_cli_reads_the_start_date_and_the_mode_of_up(monkeypatch, caps
     assert stack.main(["up"]) == 0
     assert asked == [(datetime(2026, 12, 1, 14, tzinfo=UTC), "embedded"), (None, None)]
     assert "Local stack up (embedded)" in capsys.readouterr().out
+    # A usage error exits 1 and starts nothing: exit 2 means a missing machine service (IsolatedStack.start).
+    for wrong in (["up", "--start-date"], ["up", "--start-date", "yesterday"], ["up", "staging"]):
+        with pytest.raises(SystemExit) as usage:
+            stack.main(wrong)
+        assert usage.value.code not in (0, 2) and "python -m devstack.stack up: error" in str(usage.value.code)
+    assert len(asked) == 2
