@@ -133,7 +133,7 @@ def main() -> int:
     try:
         backfill(local, first_hour, end_hour - timedelta(hours=1))
     finally:
-        api.unpause("event_log_ingest")  # as the DAG was before (a first `make run` unpauses it, as it always did)
+        api.unpause("event_log_ingest")  # whatever happened: `make run` leaves the DAG unpaused, as it always did
     runs = api.wait_for_runs(
         "event_log_ingest", timeout=1800, logical_date_gte=first_hour, logical_date_lt=end_hour, run_type=["backfill"]
     )
