@@ -10,14 +10,17 @@ results go to `out` (default /tmp/backfill_only.json) and stdout, never to bench
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bench import live
 from bench.run import create_objects, land
@@ -40,39 +43,56 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / TICKS
 
 
-def main(argv: list[str]) -> int:
-    box = float(argv[0]) if argv else 420.0
-    output = Path(argv[1] if len(argv) > 1 else "/tmp/backfill_only.json")
-    count = int(os.environ.get("BENCH_BACKFILL_HOURS", "24"))
-    var_dir = Path(tempfile.mkdtemp(prefix="bench-backfill-only-"))
+@contextlib.contextmanager
+def one_stack(hours: int) -> Iterator[tuple[IsolatedStack, Any, datetime]]:
+    """A fresh stack of BENCH_MODE (production-shaped by default) in a temporary var directory, its Snowflake
+    objects and bucket made, for `hours` runs at once; stopped and removed on exit. Yields the stack, its REST
+    client and the current hour (the DAG starts an hour later, so every run is a backfill's)."""
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-one-"))
     extra_env = {
         "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),  # days-old hours: no deadline fires
-        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, min(count, 24)) + 8),
+        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, min(hours, 24)) + 8),
     }
     stack = IsolatedStack(var_dir, extra_env=extra_env, mode=os.environ.get("BENCH_MODE", PRODUCTION))
     now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    hours = live.hour_range(now_hour - timedelta(hours=count + 88), count)
     try:
         stack.start(now_hour + timedelta(hours=1))
         api = stack.api()
         create_objects(stack, api)
         stack.s3().create_bucket(Bucket=BUCKET)
+        yield stack, api, now_hour
+    finally:
+        print(stack.stop(), flush=True)
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def component_cpu(stack: IsolatedStack) -> Iterator[dict[str, float]]:
+    """Fills the yielded dict, on exit, with the CPU seconds each component's process group spent inside."""
+    groups = dict(stack.state["pids"])
+    before = {name: group_cpu_seconds(pgid) for name, pgid in groups.items()}
+    spent: dict[str, float] = {}
+    yield spent
+    spent.update({name: round(group_cpu_seconds(pgid) - before[name], 1) for name, pgid in groups.items()})
+    print(f"CPU seconds, per component: {spent}", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    box = float(argv[0]) if argv else 420.0
+    output = Path(argv[1] if len(argv) > 1 else "/tmp/backfill_only.json")
+    count = int(os.environ.get("BENCH_BACKFILL_HOURS", "24"))
+    with one_stack(count) as (stack, api, now_hour):
+        hours = live.hour_range(now_hour - timedelta(hours=count + 88), count)
         landed = land(stack, hours[-1] + timedelta(hours=1), count, 10_000, 4)
         print(f"{stack.mode} stack; landed {landed.records} events in {count} committed hours", flush=True)
         api.unpause(live.DAG_ID)
         time.sleep(5)
-        groups = dict(stack.state["pids"])
-        before = {name: group_cpu_seconds(pgid) for name, pgid in groups.items()}
-        result = live.measure_backfill(stack, api, hours, box, min(count, 24), print)
-        cpu = {name: round(group_cpu_seconds(pgid) - before[name], 1) for name, pgid in groups.items()}
-        print(f"CPU seconds over the backfill, per component: {cpu}", flush=True)
+        with component_cpu(stack) as cpu:
+            result = live.measure_backfill(stack, api, hours, box, min(count, 24), print)
         live.stop_runs(api, hours, print)
         oracle = live.compare_models(stack, print)
         output.write_text(json.dumps({"backfill": result, "cpu_seconds": cpu, "oracle": oracle}, default=str, indent=1))
         print(f"Wrote {output}")
-    finally:
-        print(stack.stop(), flush=True)
-        shutil.rmtree(var_dir, ignore_errors=True)
     return 0
 
 
