@@ -10,7 +10,8 @@ finished part file and `EVENT_LOG_QUIET_PERIOD_SECONDS` have passed. **Target**:
 `EVENT_LOG.ANALYTICS`. **Grain**: one run per hour; the run history is the load cursor (catchup is on).
 
 Per hour of the run's data interval (mapped task group `load_hour`):
-1. `wait_for_commit` waits until the hour is complete (no worker slot held while waiting); an hour with no
+1. `wait_for_commit` waits until the hour is complete, in the triggerer from its start to its end (no worker
+   slot held, no worker started); an hour with no
    folder is complete and empty once a later hour is complete (Flink writes no folder for an hour without
    events): it loads nothing and is reported empty, never alerted;
 2. `load_partition` lists the finished part files (never `.`-files, `.inprogress` or `_…_tmp_` objects; any
@@ -97,6 +98,8 @@ def event_log_ingest():
         wait_for_commit = HourCompleteSensor(
             task_id="wait_for_commit",
             hour=hour_start,
+            # The trigger, which the scheduler starts without a worker, reads the hour from the group's mapping.
+            hour_from=("hours_to_load", "hour_start"),
             bucket=CONFIG.bucket,
             layout=CONFIG.layout,
             aws_conn_id=AWS_CONN_ID,
@@ -110,9 +113,12 @@ def event_log_ingest():
             from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
             from include.event_log.load.ingest import load_committed_hour
+            from include.event_log.load.sensors import completion_value
 
             s3_hook = S3Hook(aws_conn_id=AWS_CONN_ID)
-            return load_committed_hour(s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion)
+            return load_committed_hour(
+                s3_hook, SNOWFLAKE_CONN_ID, hour_start, dag_run, CONFIG, completion_value(completion)
+            )
 
         @task(outlets=[RAW_EVENTS], multiple_outputs=False)
         def check_hour(load: dict, dag_run=None, outlet_events=None) -> dict:

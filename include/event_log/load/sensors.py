@@ -6,19 +6,27 @@ an hour without a folder is complete and empty once a later hour is complete (no
 
 `hour_completion` reads only what it needs from S3 (the hour's folder; the folders of later hours of the
 same and the next UTC day, nearest first, while they can still decide) through the Amazon provider's
-async S3 hook. The sensor checks once in the worker, then defers to the triggerer
-(plugins/event_log_hour_trigger.py), which runs the same check every poke interval without a worker slot.
+async S3 hook.
+
+Deferrable, the sensor starts in the triggerer (plugins/event_log_hour_trigger.py): the scheduler hands it to the
+triggerer without a worker (`start_from_trigger`), which runs the check at once and then every poke interval, and
+ends the task there when the hour is complete. No worker process starts for it at all, only for its timeout (the
+worker fails it with the hour named). In a mapped task group its hour is known only at run time, so the trigger
+reads it from the mapping task's output at its map index (`hour_from`). Where nothing starts it in the triggerer
+(`dag.test()`), it checks once in the worker and defers to the same trigger.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk.bases.sensor import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowSensorTimeout
+from airflow.triggers.base import StartTriggerArgs
 
 from include.event_log.land.hour_layout import Completion, HourCompletion, HourLayout, hour_start, hour_text
 
@@ -51,6 +59,16 @@ async def hour_completion(
     return layout.completion_of(hour, folders, now)
 
 
+def completion_value(value: dict[str, Any] | str) -> dict[str, Any]:
+    """The sensor's output as the next task receives it: a dict, or its JSON text when the task ended in the
+    triggerer (Airflow 3.3.2 stores a TaskSuccessEvent's XComs JSON-encoded once more than a worker's push)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict) or "state" not in value:
+        raise ValueError(f"not an hour completion: {value!r}")
+    return value
+
+
 async def check_hour_completion(
     aws_conn_id: str | None, bucket: str, layout: HourLayout, hour: datetime | str
 ) -> HourCompletion:
@@ -72,19 +90,44 @@ async def check_hour_completion(
 class HourCompleteSensor(BaseSensorOperator):
     """Waits until the hour is complete (committed, or complete and empty); returns how and why.
 
-    Deferrable: it looks once in the worker, then waits in the triggerer. Its timeout means the hour was
-    never completed (Flink down or stalled), and the error names the hour and its S3 folder.
+    Deferrable: it starts and waits in the triggerer (see the module's docstring). Its timeout means the hour
+    was never completed (Flink down or stalled), and the error names the hour and its S3 folder.
+
+    `hour` is the hour's ISO-8601 start, or, in a mapped task group, the group's mapped argument; then
+    `hour_from` names what the trigger reads it from: `(task_id, key)`, the task whose list of dicts maps the
+    group and the key of the hour in each.
     """
 
     template_fields = ("hour",)
 
     def __init__(
-        self, *, hour: str, bucket: str, layout: HourLayout, aws_conn_id: str | None, deferrable: bool = True,
-        **kwargs: Any,
+        self, *, hour: Any, bucket: str, layout: HourLayout, aws_conn_id: str | None, deferrable: bool = True,
+        hour_from: tuple[str, str] | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         super().__init__(**kwargs)
         self.hour, self.bucket, self.layout = hour, bucket, layout
         self.aws_conn_id, self.deferrable = aws_conn_id, deferrable
+        static_hour = isinstance(hour, str) and "{{" not in hour
+        if deferrable and (static_hour or hour_from):
+            self.start_from_trigger = True
+            self.start_trigger_args = StartTriggerArgs(
+                trigger_cls=HOUR_TRIGGER,
+                trigger_kwargs={
+                    **self._trigger_kwargs(),
+                    "hour": hour if static_hour else None,
+                    "hour_from": None if static_hour else list(hour_from),
+                    "end_task": True,
+                },
+                next_method="execute_complete",
+                next_kwargs=None,
+                timeout=timedelta(seconds=self.timeout),
+            )
+
+    def _trigger_kwargs(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket, "layout": self.layout.as_dict(), "aws_conn_id": self.aws_conn_id,
+            "poke_interval": float(self.poke_interval),
+        }  # fmt: skip
 
     def _completion(self) -> HourCompletion:
         return asyncio.run(check_hour_completion(self.aws_conn_id, self.bucket, self.layout, self.hour))
@@ -105,13 +148,10 @@ class HourCompleteSensor(BaseSensorOperator):
         from event_log_hour_trigger import HourCompleteTrigger
 
         self.defer(
-            trigger=HourCompleteTrigger(
-                hour=self.hour, bucket=self.bucket, layout=self.layout.as_dict(), aws_conn_id=self.aws_conn_id,
-                poke_interval=self.poke_interval,
-            ),
+            trigger=HourCompleteTrigger(hour=self.hour, **self._trigger_kwargs()),
             timeout=timedelta(seconds=self.timeout),
             method_name="execute_complete",
-        )  # fmt: skip
+        )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         self.log.info("Hour %s: %s (%s)", self.hour, event["state"], event["reason"])
