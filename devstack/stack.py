@@ -200,6 +200,8 @@ def airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         # Nothing leaves the machine: no usage metrics from Cosmos.
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # The stack's own Cosmos cache (dbt profiles, dbt's saved parse), not the machine-wide one in /tmp.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(AIRFLOW_HOME / "cosmos"),
         "EVENT_LOG_BUCKET": BUCKET,
         "EVENT_LOG_PREFIX": PREFIX,
         # The hour layout the landed data has (include/event_log/land/hour_layout.py): the lander's by default.

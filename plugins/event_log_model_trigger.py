@@ -43,6 +43,9 @@ BUILD_XCOM_KEY = "event_log_build"
 ENDED_STATES = {"success", "failed"}
 # A build task in these states builds, or is about to (a deferred one waits here, like this one).
 BUILD_ACTIVE_STATES = ["scheduled", "queued", "running", "restarting"]
+# While the run's build task runs in a worker its end is near: the model triggers look this often then (one request
+# per run, shared by its model triggers), and every poke interval while it waits or has not started.
+RUNNING_BUILD_POKE_INTERVAL = 1.0
 
 
 class SharedAnswers:
@@ -216,7 +219,7 @@ class ModelBuiltTrigger(BaseTrigger):
             run_id=run_id, key=key, task_id=self.producer_task_id, dag_id=dag_id, map_index=-1
         )
 
-    async def _producer_state(self, dag_id: str, run_id: str) -> str | None:
+    async def _producer_state(self, dag_id: str, run_id: str, max_age: float) -> str | None:
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
         from asgiref.sync import sync_to_async
 
@@ -226,7 +229,7 @@ class ModelBuiltTrigger(BaseTrigger):
             )
 
         question = ("task states", dag_id, run_id, self.producer_task_id)
-        states = await ANSWERS.get(question, self.poke_interval, ask)
+        states = await ANSWERS.get(question, max_age, ask)
         state = states.get(run_id, {}).get(self.producer_task_id)
         return str(state.value if hasattr(state, "value") else state) if state is not None else None
 
@@ -235,8 +238,12 @@ class ModelBuiltTrigger(BaseTrigger):
 
         dag_id, run_id, _, try_number = self._where()
         model = self.model_unique_id
-        while (state := await self._producer_state(dag_id, run_id)) not in ENDED_STATES:
-            await asyncio.sleep(self.poke_interval)
+        interval = self.poke_interval
+        while (state := await self._producer_state(dag_id, run_id, interval)) not in ENDED_STATES:
+            interval = (
+                min(self.poke_interval, RUNNING_BUILD_POKE_INTERVAL) if state == "running" else self.poke_interval
+            )
+            await asyncio.sleep(interval)
         build = await self._xcom(dag_id, run_id, BUILD_XCOM_KEY) or {}
         if isinstance(build, str):
             # The report of a build task that ended in the triggerer (TaskSuccessEvent xcoms): Airflow 3.3.2 stores

@@ -1,17 +1,30 @@
 {#-
     The replication hours one dbt build models.
 
-    The DAG's build task passes `event_log_hours`: the hours changed since the last successful build
-    (ISO-8601 strings, any order), read from the hour-changes table, so a cleared run, a retry, a late
-    re-load or a backfill all reach the models. By hand, `data_interval_start` and `data_interval_end`
-    give the hours [data_interval_start - lookback_hours, data_interval_end). Without either, the window
-    is unbounded and incremental models read every loaded hour, like a full refresh.
+    The DAG's build task passes the hours changed since the last successful build (ISO-8601 strings, any
+    order), read from the hour-changes table, so a cleared run, a retry, a late re-load or a backfill all
+    reach the models. It passes them in the environment, EVENT_LOG_BUILD_HOURS (a JSON list), read only
+    while dbt executes: a var would differ from build to build, and dbt re-parses the whole project when
+    a var changes (about 5 s of every build); an environment variable read only at execution is not part
+    of what dbt parsed, so the saved parse stays valid. By hand, the var `event_log_hours` (same list), or
+    `data_interval_start` and `data_interval_end` for the hours
+    [data_interval_start - lookback_hours, data_interval_end). Without any, the window is unbounded and
+    incremental models read every loaded hour, like a full refresh.
 
     event_log_window() returns none (unbounded) or a list of {start, end} ranges of whole hours.
 -#}
 
 {% macro event_log_window() -%}
     {%- set hours = var('event_log_hours', none) -%}
+    {%- if hours is none and execute -%}
+        {%- set from_env = env_var('EVENT_LOG_BUILD_HOURS', '') -%}
+        {%- if from_env -%}
+            {%- set hours = fromjson(from_env) -%}
+            {%- if hours is none or hours is string or hours is mapping -%}
+                {{ exceptions.raise_compiler_error("EVENT_LOG_BUILD_HOURS must be a JSON list of ISO-8601 hours, got " ~ from_env) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
     {%- if hours is not none -%}
         {{ return(_event_log_hour_ranges(hours)) }}
     {%- endif -%}

@@ -258,8 +258,10 @@ def test_dbt_parse_needs_no_warehouse(tmp_path):
 @pytest.mark.timeout(600)
 def test_a_build_over_the_changed_hours_only_matches_expected_marts(played_scenario, snowflake_connection, dbt_env):
     """What the DAG's build task does: two hours far apart re-loaded (late events in each), then one build
-    with `event_log_hours` naming just those two, in no particular order and with a duplicate: every
-    model equals the computation from all loaded lines, and the hours between them were left alone."""
+    with EVENT_LOG_BUILD_HOURS naming just those two, in no particular order and with a duplicate: every
+    model equals the computation from all loaded lines, and the hours between them were left alone. A next
+    build over other hours reuses dbt's saved parse (the hours are not a var), and the by-hand var
+    `event_log_hours` models the same."""
     from tests.dbt.landed_events import H01, H22, EventLog, Run, at, part_file_name
 
     log = EventLog(first_event_log_id=9_000_001)
@@ -277,14 +279,22 @@ def test_a_build_over_the_changed_hours_only_matches_expected_marts(played_scena
     ]
     for load in reloads:
         load_hour(snowflake_connection, load)
-    hours = ["2025-08-02T01:00:00+00:00", "2025-08-01T22:00:00Z", "2025-08-02T01:00:00+00:00"]
-    result, _ = run_dbt(
-        dbt_env, played_scenario["target_path"], "build", "--vars", json.dumps({"event_log_hours": hours})
-    )
-    assert result.returncode == 0, result.stdout[-8000:]
     expected = compute_marts(landed_lines([*played_scenario["loads"], *reloads]))
-    for model in MODEL_KEYS:
-        actual, wanted = read_model(snowflake_connection, model), typed_expected(model, expected[model])
-        assert actual == wanted, f"{model}:\n{differences(model, actual, wanted)}"
+    target = played_scenario["target_path"]
+
+    def models_equal_expected(result: subprocess.CompletedProcess) -> None:
+        assert result.returncode == 0, result.stdout[-8000:]
+        for model in MODEL_KEYS:
+            actual, wanted = read_model(snowflake_connection, model), typed_expected(model, expected[model])
+            assert actual == wanted, f"{model}:\n{differences(model, actual, wanted)}"
+
+    hours = ["2025-08-02T01:00:00+00:00", "2025-08-01T22:00:00Z", "2025-08-02T01:00:00+00:00"]
+    result, _ = run_dbt({**dbt_env, "EVENT_LOG_BUILD_HOURS": json.dumps(hours)}, target, "build")
+    models_equal_expected(result)
+    again, _ = run_dbt({**dbt_env, "EVENT_LOG_BUILD_HOURS": json.dumps(["2025-08-01T22:00:00+00:00"])}, target, "build")
+    models_equal_expected(again)
+    assert "Unable to do partial parsing" not in again.stdout, "other hours, same parse: " + again.stdout[:3000]
+    by_hand, _ = run_dbt(dbt_env, target, "build", "--vars", json.dumps({"event_log_hours": hours}))
+    models_equal_expected(by_hand)
     runs = {run["job_name"]: run for run in read_model(snowflake_connection, "fct_runs")}
     assert runs["changed_hours"]["status"] == "SUCCESS", "the run started in hour 22 and ended in hour 01"

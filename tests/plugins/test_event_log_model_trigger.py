@@ -45,7 +45,7 @@ def decide(states: list[str | None], build: dict | None, try_number: int = 1, in
     polls = iter(states)
     read: list[str] = []
 
-    async def producer_state(dag_id, run_id):
+    async def producer_state(dag_id, run_id, max_age):
         return next(polls)
 
     async def xcom(dag_id, run_id, key):
@@ -68,6 +68,37 @@ def test_it_waits_for_the_build_task_to_end_and_reads_its_report_once():
         "message": f"{MODEL} and its tests succeeded in build B7 (run backfill__x)",
     }
     assert read == [BUILD_XCOM_KEY], "a previous try's report is never read"
+
+
+def test_it_looks_every_second_while_the_build_runs_and_every_poke_interval_before(monkeypatch):
+    import event_log_model_trigger
+
+    slept: list[float] = []
+    ages: list[float] = []
+    polls = iter([None, "scheduled", "running", "running", "success"])
+
+    async def sleep(seconds):
+        slept.append(seconds)
+
+    async def producer_state(dag_id, run_id, max_age):
+        ages.append(max_age)
+        return next(polls)
+
+    async def xcom(dag_id, run_id, key):
+        return report()
+
+    monkeypatch.setattr(event_log_model_trigger.asyncio, "sleep", sleep)
+    trigger = ModelBuiltTrigger(MODEL, "dbt_models.build", True, poke_interval=3.0, dag_id="event_log_ingest",
+                                run_id="scheduled__1", try_number=1)  # fmt: skip
+    trigger._producer_state, trigger._xcom = producer_state, xcom
+
+    async def first_event():
+        async for event in trigger.run():
+            return event
+
+    assert asyncio.run(first_event()).payload["outcome"] == "success"
+    assert slept == [3.0, 3.0, 1.0, 1.0]
+    assert ages == [3.0, 3.0, 3.0, 1.0, 1.0], "a shared answer is never older than the interval it is asked at"
 
 
 def test_started_in_the_triggerer_a_success_ends_the_task_there():
@@ -105,10 +136,10 @@ def model_task(monkeypatch) -> tuple[dbt_tasks.ModelBuilt, list]:
     dag = DagBag(dag_folder=str(Path(__file__).parents[2] / "dags" / "event_log_ingest.py")).dags["event_log_ingest"]
     task = dag.get_task("dbt_models.fct_runs")
     assert isinstance(task, dbt_tasks.ModelBuilt) and task.model_unique_id == MODEL
-    task.vars = {"other": 1}
+    task.env = {"OTHER": "1"}
     reruns: list = []
     monkeypatch.setattr(task, "_fallback_to_non_watcher_run", lambda try_number, context: reruns.append(
-        (try_number, dict(task.vars))), raising=False)  # fmt: skip
+        (try_number, dict(task.env), task.vars)), raising=False)  # fmt: skip
     return task, reruns
 
 
@@ -119,9 +150,12 @@ def test_the_task_fails_with_the_message_or_builds_its_model_over_the_builds_hou
         task.execute_complete(context, {"outcome": "failed", "message": f"{MODEL} ended error in build B7."})
     assert reruns == []
     task.execute_complete(context, {"outcome": "rerun", "message": "tests failed.", "hours": HOURS})
-    assert reruns == [(2, {"other": 1, "event_log_hours": HOURS})]
+    # The hours go in the environment, not in a var: dbt's saved parse stays valid for the re-run.
+    assert reruns == [(2, {"OTHER": "1", "EVENT_LOG_BUILD_HOURS": json.dumps(HOURS)}, None)]
+    task.execute_complete(context, {"outcome": "rerun", "message": "no report.", "hours": None})
+    assert reruns[-1] == (2, {"OTHER": "1"}, None), "no hours reported: every loaded hour"
     task.execute_complete(context, {"outcome": "success", "message": "ok"})
-    assert len(reruns) == 1
+    assert len(reruns) == 2
 
 
 # The build task's trigger: the states of the DAG's build tasks and the hour-changes table are scripted.

@@ -37,6 +37,17 @@ from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOp
 
 # What the build task tells its run's model tasks (one XCom of the build task).
 BUILD_XCOM_KEY = "event_log_build"
+# The hours a dbt build models, a JSON list, read by dbt/macros/event_log_window.sql only while dbt executes: unlike
+# a var, it leaves dbt's saved parse valid from one build to the next (a changed var costs a full parse).
+BUILD_HOURS_ENV = "EVENT_LOG_BUILD_HOURS"
+
+
+def with_build_hours(operator: Any, hours: list[str] | None) -> None:
+    """Set the hours the operator's next dbt command models (None: every loaded hour)."""
+    env = {key: value for key, value in (operator.env or {}).items() if key != BUILD_HOURS_ENV}
+    if hours is not None:
+        env[BUILD_HOURS_ENV] = json.dumps(list(hours))
+    operator.env = env
 # The triggers live in plugins/, which every Airflow component (the triggerer included) has on sys.path.
 MODEL_TRIGGER = "event_log_model_trigger.ModelBuiltTrigger"
 BUILD_TRIGGER = "event_log_model_trigger.BuildDueTrigger"
@@ -112,7 +123,7 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
             "re-load, a cleared run)", build.describe(), len(own_pending), others,
         )  # fmt: skip
         modeling.record_build_started(conn_id, build)
-        self.vars = {**(self.vars or {}), "event_log_hours": build.hour_labels}
+        with_build_hours(self, build.hour_labels)
         safe_xcom_push(ti, _PRODUCER_CMD_FLAGS_XCOM_KEY, self.add_cmd_flags())
         self._node_statuses.clear()
         try:
@@ -166,7 +177,7 @@ class ChangedHoursBuild(DbtProducerWatcherOperator):
             )  # fmt: skip
         if not own:
             self.log.info("This run changed no hour: nothing to model")
-        self.vars = {**(self.vars or {}), "event_log_hours": report["hours"]}
+        with_build_hours(self, report["hours"])
         safe_xcom_push(ti, BUILD_XCOM_KEY, report)
         safe_xcom_push(ti, _PRODUCER_CMD_FLAGS_XCOM_KEY, self.add_cmd_flags())
         safe_xcom_push(ti, "task_status", "completed")
@@ -220,8 +231,7 @@ class ModelBuilt(DbtRunWatcherOperator):
             hours = event.get("hours")
             self.log.info("%s Re-running dbt build --select %s over %s hours", message, self.model_unique_id,
                           len(hours) if hours is not None else "all")  # fmt: skip
-            if hours is not None:
-                self.vars = {**(self.vars or {}), "event_log_hours": hours}
+            with_build_hours(self, hours)
             self._fallback_to_non_watcher_run(try_number=context["ti"].try_number, context=context)
             return
         raise AirflowException(message or f"model {self.model_unique_id}: no result ({event})")
