@@ -48,6 +48,8 @@ def with_build_hours(operator: Any, hours: list[str] | None) -> None:
     if hours is not None:
         env[BUILD_HOURS_ENV] = json.dumps(list(hours))
     operator.env = env
+
+
 # The triggers live in plugins/, which every Airflow component (the triggerer included) has on sys.path.
 MODEL_TRIGGER = "event_log_model_trigger.ModelBuiltTrigger"
 BUILD_TRIGGER = "event_log_model_trigger.BuildDueTrigger"
