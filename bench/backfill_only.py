@@ -43,6 +43,15 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / TICKS
 
 
+def arguments(argv: list[str], box: float, output: str, count_variable: str, count: int) -> tuple[float, Path, int]:
+    """`[box] [out]` from the command line, the number of hours from `count_variable`, each with its default."""
+    return (
+        float(argv[0]) if argv else box,
+        Path(argv[1] if len(argv) > 1 else output),
+        int(os.environ.get(count_variable, str(count))),
+    )
+
+
 @contextlib.contextmanager
 def one_stack(hours: int) -> Iterator[tuple[IsolatedStack, Any, datetime]]:
     """A fresh stack of BENCH_MODE (production-shaped by default) in a temporary var directory, its Snowflake
@@ -78,9 +87,7 @@ def component_cpu(stack: IsolatedStack) -> Iterator[dict[str, float]]:
 
 
 def main(argv: list[str]) -> int:
-    box = float(argv[0]) if argv else 420.0
-    output = Path(argv[1] if len(argv) > 1 else "/tmp/backfill_only.json")
-    count = int(os.environ.get("BENCH_BACKFILL_HOURS", "24"))
+    box, output, count = arguments(argv, 420.0, "/tmp/backfill_only.json", "BENCH_BACKFILL_HOURS", 24)
     with one_stack(count) as (stack, api, now_hour):
         hours = live.hour_range(now_hour - timedelta(hours=count + 88), count)
         landed = land(stack, hours[-1] + timedelta(hours=1), count, 10_000, 4)

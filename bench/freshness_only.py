@@ -11,20 +11,16 @@ few minutes instead of the whole benchmark, to compare one change against anothe
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 from bench import live
-from bench.backfill_only import component_cpu, one_stack
+from bench.backfill_only import arguments, component_cpu, one_stack
 from bench.run import land
 
 
 def main(argv: list[str]) -> int:
-    box = float(argv[0]) if argv else 360.0
-    output = Path(argv[1] if len(argv) > 1 else "/tmp/freshness_only.json")
-    count = int(os.environ.get("BENCH_FRESHNESS_HOURS", "5"))
+    box, output, count = arguments(argv, 360.0, "/tmp/freshness_only.json", "BENCH_FRESHNESS_HOURS", 5)
     with one_stack(count) as (stack, api, now_hour):
         hours = live.hour_range(now_hour - timedelta(hours=count + 40), count)
         pending = land(stack, hours[-1] + timedelta(hours=1), count, 10_000, 4, committed=False)

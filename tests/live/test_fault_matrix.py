@@ -89,14 +89,7 @@ def faults(live_stack_factory):
         mode=PRODUCTION,
     )
     stack = Faults(live)
-    stack.s3.create_bucket(Bucket=BUCKET)
-    for dag_id in ("snowflake_objects", DAG_ID):
-        stack.api.wait_for_dag(dag_id)
-    objects = stack.api.trigger("snowflake_objects")
-    stack.api.unpause("snowflake_objects")
-    (run,) = stack.api.wait_for_runs("snowflake_objects", {objects}, timeout=300)
-    assert str(run.state.value) == "success"
-    stack.api.unpause(DAG_ID)
+    stack.prepare()
     return stack
 
 

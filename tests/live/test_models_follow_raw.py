@@ -54,6 +54,18 @@ class Stack:
         simulate(self.s3, settings)
         return settings
 
+    def prepare(self, *dag_ids: str) -> None:
+        """The bucket made, the DAGs parsed, the Snowflake objects created (one run of snowflake_objects, which must
+        succeed), event_log_ingest unpaused: where every live test of the ingest starts."""
+        self.s3.create_bucket(Bucket=BUCKET)
+        for dag_id in ("snowflake_objects", DAG_ID, *dag_ids):
+            self.api.wait_for_dag(dag_id)
+        objects = self.api.trigger("snowflake_objects")
+        self.api.unpause("snowflake_objects")
+        (run,) = self.api.wait_for_runs("snowflake_objects", {objects}, timeout=300)
+        assert str(run.state.value) == "success"
+        self.api.unpause(DAG_ID)
+
     def cli(self, args: list[str]) -> str:
         """An Airflow CLI command against the stack (retried while the embedded stack's SQLite is locked)."""
         result = self.live.airflow_cli(args, timeout=240)
@@ -138,14 +150,7 @@ def stack(live_stack_factory):
         },
     )
     stack = Stack(live)
-    stack.s3.create_bucket(Bucket=BUCKET)
-    for dag_id in ("snowflake_objects", DAG_ID, "event_log_audit"):
-        stack.api.wait_for_dag(dag_id)
-    objects = stack.api.trigger("snowflake_objects")
-    stack.api.unpause("snowflake_objects")
-    (run,) = stack.api.wait_for_runs("snowflake_objects", {objects}, timeout=300)
-    assert str(run.state.value) == "success"
-    stack.api.unpause(DAG_ID)
+    stack.prepare("event_log_audit")
     return stack
 
 
