@@ -143,6 +143,21 @@ def model_task(monkeypatch) -> tuple[dbt_tasks.ModelBuilt, list]:
     return task, reruns
 
 
+def test_the_build_keeps_dbts_parse_where_the_model_tasks_do_and_passes_no_hours_as_a_var():
+    """What lets a build reuse dbt's saved parse: the group's Cosmos cache dir (Cosmos gives it only to the tasks it
+    renders) and no var that changes from build to build."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(Path(__file__).parents[2] / "dags" / "event_log_ingest.py")).dags["event_log_ingest"]
+    build, model = dag.get_task("dbt_models.build"), dag.get_task("dbt_models.fct_runs")
+    assert build.partial_parse and build.cache_dir is not None
+    assert build.cache_dir == model.cache_dir
+    assert "event_log_hours" not in (build.vars or {}) and "--vars" not in build.add_cmd_flags()
+    dbt_tasks.with_build_hours(build, HOURS)
+    assert json.loads(build.env[dbt_tasks.BUILD_HOURS_ENV]) == HOURS
+    assert "--vars" not in build.add_cmd_flags()
+
+
 def test_the_task_fails_with_the_message_or_builds_its_model_over_the_builds_hours(monkeypatch):
     task, reruns = model_task(monkeypatch)
     context = {"ti": SimpleNamespace(try_number=2)}
