@@ -8,5 +8,9 @@ FROM astrocrpublic.azurecr.io/runtime:3.3-2
 # No usage metrics leave the deployment (Cosmos sends them by default).
 ENV AIRFLOW__COSMOS__ENABLE_TELEMETRY=False
 
+# With the Celery executor, each worker imports the tasks' libraries (Snowflake connector, boto3, Cosmos, dbt) once
+# at start instead of in every task (include/event_log/celery_config.py). Other executors do not read it.
+ENV AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS=include.event_log.celery_config.CELERY_CONFIG
+
 # Cosmos renders the dbt task group from dbt's manifest: produce it at build time, never at parse time.
 RUN dbt parse --project-dir dbt --profiles-dir dbt --quiet

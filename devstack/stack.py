@@ -77,6 +77,8 @@ COMPONENTS = {
     PRODUCTION: ("s3", "snowflake", "broker", "dag-processor", "scheduler", *WORKERS, "triggerer", "api-server"),
 }
 EXECUTOR_SIZING = ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG")
+# The Celery workers' configuration: Airflow's, and the tasks' libraries imported once per worker.
+CELERY_CONFIG_OPTIONS = "include.event_log.celery_config.CELERY_CONFIG"
 # Each Celery worker runs this many tasks at once: two workers give the 4 slots the LocalExecutor has.
 WORKER_CONCURRENCY = 2
 MAX_RESTARTS = 5
@@ -229,6 +231,8 @@ def production_airflow_env(state: StackState) -> dict[str, str]:
         "AIRFLOW__CELERY__BROKER_URL": state.broker_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{database_url}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(WORKER_CONCURRENCY),
+        # As the image sets it (Dockerfile): the workers import the tasks' libraries once, not per task.
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG_OPTIONS,
         # A message a worker took and never acknowledged (it died) goes back to the queue after this long; it
         # must exceed the longest task, or a running task is delivered a second time. Airflow's scheduler, not
         # the broker, retries a task whose worker died (no heartbeat), so this only has to be long.
