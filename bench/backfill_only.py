@@ -25,7 +25,7 @@ from typing import Any
 from bench import live
 from bench.run import create_objects, land
 from devstack.isolated import BUCKET, IsolatedStack
-from devstack.stack import PRODUCTION
+from devstack.stack import EXECUTOR_SIZING, PRODUCTION
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -52,6 +52,13 @@ def arguments(argv: list[str], box: float, output: str, count_variable: str, cou
     )
 
 
+def executor_sizing() -> dict[str, str]:
+    """The executor's size from this process's environment (AIRFLOW__CORE__PARALLELISM and
+    AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG; DEVSTACK_WORKER_CONCURRENCY passes by itself): an owned stack starts
+    without the caller's AIRFLOW_* variables, so a sizing to compare is handed over explicitly."""
+    return {name: os.environ[name] for name in EXECUTOR_SIZING if name in os.environ}
+
+
 @contextlib.contextmanager
 def one_stack(hours: int) -> Iterator[tuple[IsolatedStack, Any, datetime]]:
     """A fresh stack of BENCH_MODE (production-shaped by default) in a temporary var directory, its Snowflake
@@ -61,6 +68,7 @@ def one_stack(hours: int) -> Iterator[tuple[IsolatedStack, Any, datetime]]:
     extra_env = {
         "EVENT_LOG_DEADLINE_GRACE_SECONDS": str(30 * 24 * 3600),  # days-old hours: no deadline fires
         "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, min(hours, 24)) + 8),
+        **executor_sizing(),
     }
     stack = IsolatedStack(var_dir, extra_env=extra_env, mode=os.environ.get("BENCH_MODE", PRODUCTION))
     now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

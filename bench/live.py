@@ -72,12 +72,12 @@ def slots_in_use(api) -> int:
     return count_task_instances(api, dag_id="~", state=["running", "queued"])
 
 
-def backfill_create(stack: IsolatedStack, hours: list[datetime], max_active_runs: int) -> int:
+def backfill_create(stack: IsolatedStack, hours: list[datetime], max_active_runs: int, dag_id: str = DAG_ID) -> int:
     """`airflow backfill create`; on the embedded stack, retried when its SQLite metadata DB was locked by the
     scheduler (the CLI's transaction is then rolled back, nothing was created). On PostgreSQL it runs once.
     Returns the attempts it took."""
     command = [
-        "backfill", "create", "--dag-id", DAG_ID, "--from-date", min(hours).isoformat(),
+        "backfill", "create", "--dag-id", dag_id, "--from-date", min(hours).isoformat(),
         "--to-date", max(hours).isoformat(), "--reprocess-behavior", "completed",
         "--max-active-runs", str(max_active_runs),
     ]  # fmt: skip

@@ -70,6 +70,8 @@ MODES = (EMBEDDED, PRODUCTION)
 MODE_VARIABLE = "DEVSTACK_MODE"
 # A process whose end stops the stack (a test session, the benchmark): `up` records it, the supervisor watches it.
 OWNER_VARIABLE = "DEVSTACK_OWNER_PID"
+# Another DAGs folder than the repo's dags/ (bench/airflow_floor.py); unset for every other stack.
+DAGS_FOLDER_VARIABLE = "DEVSTACK_DAGS_FOLDER"
 WORKERS = ("worker-1", "worker-2")
 # In start order; stopped in reverse (the broker outlives the scheduler and the workers).
 COMPONENTS = {
@@ -79,8 +81,9 @@ COMPONENTS = {
 EXECUTOR_SIZING = ("AIRFLOW__CORE__PARALLELISM", "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG")
 # The Celery workers' configuration: Airflow's, and the tasks' libraries imported once per worker.
 CELERY_CONFIG_OPTIONS = "include.event_log.celery_config.CELERY_CONFIG"
-# Each Celery worker runs this many tasks at once: two workers give the 4 slots the LocalExecutor has.
-WORKER_CONCURRENCY = 2
+# Each Celery worker runs this many tasks at once: two workers give the 4 slots the LocalExecutor has (a benchmark
+# may size them otherwise, bench/backfill_only.py `executor_sizing`).
+WORKER_CONCURRENCY = int(os.environ.get("DEVSTACK_WORKER_CONCURRENCY", "2"))
 MAX_RESTARTS = 5
 SUPERVISE_ARGS = ["-m", "devstack.stack", "supervise"]
 
@@ -176,7 +179,8 @@ def airflow_env(state: StackState) -> dict[str, str]:
         **connection_env(state),
         "PYTHONPATH": str(REPO),
         "AIRFLOW_HOME": str(AIRFLOW_HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        # The benchmark's Airflow floor (bench/airflow_floor.py) runs its own DAGs on the same stack.
+        "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get(DAGS_FOLDER_VARIABLE) or str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
