@@ -32,7 +32,7 @@ FLOOR_DAGS = Path(__file__).resolve().parent / "floor_dags"
 DAG_IDS = ("floor_one_task", "floor_ingest_shape")
 
 
-def backfill(stack: IsolatedStack, api, dag_id: str, hours: list[datetime], box: float) -> dict[str, Any]:
+def backfill(stack: IsolatedStack, api, dag_id: str, hours: list[datetime], box: float, log) -> dict[str, Any]:
     api.wait_for_dag(dag_id)
     api.unpause(dag_id)
     time.sleep(5)
@@ -59,35 +59,42 @@ def backfill(stack: IsolatedStack, api, dag_id: str, hours: list[datetime], box:
         "cpu_seconds_total": total_cpu,
         "cpu_seconds_per_run": round(total_cpu / len(hours), 2),
     }
-    print(
-        f"{dag_id}: {len(ended)}/{len(hours)} runs succeeded; {result['runs_per_minute']} runs a minute; "
-        f"{total_cpu} CPU seconds, {result['cpu_seconds_per_run']} per run",
-        flush=True,
+    log(
+        f"  {dag_id}: {len(ended)}/{len(hours)} runs succeeded; {result['runs_per_minute']} runs a minute; "
+        f"{total_cpu} CPU seconds, {result['cpu_seconds_per_run']} per run"
     )
     return result
 
 
-def main(argv: list[str]) -> int:
-    box, output, count = arguments(argv, 300.0, "/tmp/airflow_floor.json", "BENCH_FLOOR_HOURS", 24)
+def measure(count: int, box: float, mode: str, log) -> dict[str, Any]:
+    """Both floor DAGs backfilled over `count` hours, one after the other, on one fresh stack of `mode`."""
     var_dir = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    sizing = executor_sizing()
     extra_env = {
         DAGS_FOLDER_VARIABLE: str(FLOOR_DAGS),
         "AIRFLOW__SCHEDULER__MAX_DAGRUNS_PER_LOOP_TO_SCHEDULE": str(max(20, min(count, 24)) + 8),
-        **executor_sizing(),
+        **sizing,
     }
-    stack = IsolatedStack(var_dir, extra_env=extra_env, mode=os.environ.get("BENCH_MODE", PRODUCTION))
+    stack = IsolatedStack(var_dir, extra_env=extra_env, mode=mode)
     now_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     try:
         stack.start(now_hour + timedelta(hours=1))
         api = stack.api()
         hours = live.hour_range(now_hour - timedelta(hours=count + 48), count)
-        print(f"{stack.mode} stack; DAGs from {FLOOR_DAGS}; {count} hours each; {executor_sizing()}", flush=True)
-        results = [backfill(stack, api, dag_id, hours, box) for dag_id in DAG_IDS]
-        output.write_text(json.dumps({"mode": stack.mode, "results": results}, default=str, indent=1))
-        print(f"Wrote {output}")
+        described = ", ".join(f"{name}={value}" for name, value in sizing.items()) or "the stack's own"
+        log(f"  {stack.mode} stack; DAGs from {FLOOR_DAGS}; {count} hours each; executor sizing: {described}")
+        results = [backfill(stack, api, dag_id, hours, box, log) for dag_id in DAG_IDS]
+        return {"mode": stack.mode, "hours": count, "box_seconds": round(box), "sizing": sizing, "dags": results}
     finally:
-        print(stack.stop(), flush=True)
+        log("  " + stack.stop())
         shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    box, output, count = arguments(argv, 300.0, "/tmp/airflow_floor.json", "BENCH_FLOOR_HOURS", 24)
+    result = measure(count, box, os.environ.get("BENCH_MODE", PRODUCTION), lambda line: print(line, flush=True))
+    output.write_text(json.dumps(result, default=str, indent=1))
+    print(f"Wrote {output}")
     return 0
 
 

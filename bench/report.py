@@ -354,6 +354,28 @@ def _backfill_context(name: str, backfill: dict[str, Any], oracle: dict[str, Any
     }
 
 
+FLOOR_COMPONENTS = ("scheduler", "worker-1", "worker-2", "triggerer", "dag-processor", "api-server")
+
+
+def _floor_context(results: dict[str, Any]) -> dict[str, Any]:
+    """The Airflow floor (bench/airflow_floor.py) per DAG, beside the ingest's own backfill on a stack of that mode."""
+    floor = results["airflow_floor"]
+    ingest = results.get("production", {}) if floor["mode"] == "production" else results
+    rows = [
+        {
+            "dag_id": dag["dag_id"],
+            "runs": f"{dag['runs_succeeded']}/{dag['hours']}",
+            "runs_per_minute": dag["runs_per_minute"],
+            "cpu_per_run": dag["cpu_seconds_per_run"],
+            "components": ", ".join(
+                f"{name} {dag['cpu_seconds'][name]:.0f}" for name in FLOOR_COMPONENTS if name in dag["cpu_seconds"]
+            ),
+        }
+        for dag in floor["dags"]
+    ]
+    return {**floor, "rows": rows, "ingest_backfill": ingest.get("backfill")}
+
+
 def _side_by_side_context(results: dict[str, Any]) -> dict[str, Any]:
     """The live figures of the embedded and the production-shaped stack, side by side."""
     production = results["production"]
@@ -435,6 +457,7 @@ def report_context(results: dict[str, Any], charts: list[str]) -> dict[str, Any]
             if name in results
         ],
         "waiting": _waiting_context(results["waiting"]) if "waiting" in results else None,
+        "floor": _floor_context(results) if "airflow_floor" in results else None,
         "side_by_side": _side_by_side_context(results) if results.get("production") else None,
         "settings": {name: settings.get(name, "?") for name in setting_names},
         "section_seconds": results.get("section_seconds", {}),

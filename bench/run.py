@@ -12,8 +12,10 @@
 5. the stack is stopped (always);
 6. the same live figures (waiting, freshness, both backfills) on a second stack in production mode (PostgreSQL, the
    Celery executor, two workers), within BENCH_PRODUCTION_BUDGET_SECONDS (default 800 s, as the embedded run;
-   BENCH_PRODUCTION=0 skips it), that stack stopped too; then bench/results.json, bench/README.md and, when
-   matplotlib is installed, PNG charts are written.
+   BENCH_PRODUCTION=0 skips it), that stack stopped too;
+7. the Airflow floor (bench/airflow_floor.py): the same backfill of DAGs that do no work, one task per run and the
+   ingest's 13 tasks per run, on a third stack of the same mode (BENCH_AIRFLOW_FLOOR=0 skips it); then
+   bench/results.json, bench/README.md and, when matplotlib is installed, PNG charts are written.
 
 Figures are printed next to their targets. A missed target is a result, not an error: the exit status
 is non-zero only when something crashed. Sizes can be lowered for a trial run, e.g.
@@ -37,9 +39,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import live, load_efficiency, parse_time, report, worker_memory
+from bench import airflow_floor, live, load_efficiency, parse_time, report, worker_memory
 from devstack.isolated import BUCKET, PREFIX, IsolatedStack
-from devstack.stack import PRODUCTION
+from devstack.stack import EMBEDDED, PRODUCTION
 
 
 def _env_int(name: str, default: int) -> int:
@@ -68,6 +70,8 @@ class Settings:
     freshness_box_seconds: int = _env_int("BENCH_FRESHNESS_BOX_SECONDS", 360)
     production: bool = os.environ.get("BENCH_PRODUCTION", "1") != "0"
     production_budget_seconds: int = _env_int("BENCH_PRODUCTION_BUDGET_SECONDS", 800)
+    airflow_floor: bool = os.environ.get("BENCH_AIRFLOW_FLOOR", "1") != "0"
+    floor_box_seconds: int = _env_int("BENCH_FLOOR_BOX_SECONDS", 300)
     output_dir: Path = Path(os.environ.get("BENCH_OUTPUT_DIR", Path(__file__).resolve().parent))
 
 
@@ -199,6 +203,12 @@ class Bench:
                 self.stop(stack, var_dir)
             if s.production:
                 self.measure_production(extra_env, start_date, hours)
+            if s.airflow_floor:
+                mode = PRODUCTION if s.production else EMBEDDED
+                self.section(
+                    "airflow_floor",
+                    lambda: airflow_floor.measure(s.backfill_hours, s.floor_box_seconds, mode, log),
+                )
         finally:
             self.write_results()
         return 1 if self.results["errors"] else 0

@@ -132,3 +132,21 @@ def test_an_unfinished_backfill_gives_the_oracle_no_verdict():
         "Models against the oracle (every hour the raw table holds, computed from its files in S3): **n/a**." in lines
     )
     assert "The box closed with 15 runs unfinished: the hours they loaded wait for the next build, so" in lines
+
+
+def test_the_airflow_floor_is_shown_beside_the_ingests_backfill():
+    floor_dag = {
+        "dag_id": "floor_ingest_shape", "hours": 24, "runs_succeeded": 24, "seconds_to_last_run": 56.4,
+        "runs_per_minute": 25.52, "cpu_seconds_total": 46.4, "cpu_seconds_per_run": 1.93,
+        "cpu_seconds": {"s3": 0.0, "scheduler": 17.6, "worker-1": 5.3, "worker-2": 5.9, "triggerer": 5.7},
+    }  # fmt: skip
+    floor = {"mode": "embedded", "hours": 24, "box_seconds": 300, "sizing": {}, "dags": [floor_dag]}
+    text = report.readme({**results(copy_seconds=5.0, equal=True, modeled_per_minute=6.5), "airflow_floor": floor}, [])
+    lines = lines_of(text)
+    assert "## The Airflow floor under the backfill" in lines
+    assert (
+        "| `floor_ingest_shape` | 24/24 | **25.52** | 1.93 s | scheduler 18, worker-1 5, worker-2 6, triggerer 6 |"
+        in lines
+    )
+    # The ingest's own figure, from the backfill of the stack of the floor's mode (embedded here).
+    assert "event_log_ingest on a stack of the same mode: 6.50 hours a" in lines
