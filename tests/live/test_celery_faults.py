@@ -134,23 +134,28 @@ def faults(live_stack_factory):
 
 # Native parts of the Snowflake connector and of dbt: mapped in a process once it has imported them.
 PRELOADED_LIBRARIES = ("snowflake/connector/nanoarrow_arrow_iterator", "dbt_extractor/dbt_extractor")
+# Process titles: Celery's main process, and its pool processes, which Airflow renames once they have supervised
+# a task ("airflow supervisor: <task instance id>"). The worker's stale-bundle-cleanup helper, forked before Celery
+# started (so without the libraries), keeps the command line of `airflow celery worker` and is not looked at.
+WORKER_ROLES = {"MainProcess": "main", "ForkPoolWorker": "pool", "supervisor: ": "pool"}
 
 
 def test_each_worker_imported_the_tasks_libraries_before_its_pool_forked(faults):
     """include/event_log/celery_config.py: the worker's main process and its pool processes (the tasks fork from
     those) hold the Snowflake connector and dbt, so no task imports them again."""
     for worker in WORKERS:
-        processes = {}
+        processes, titles = {}, []
         for pid in group_members(faults.live.state["pids"][worker]):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
                 maps = Path(f"/proc/{pid}/maps").read_text()
             except OSError:
                 continue
-            if role := next((r for r in ("MainProcess", "ForkPoolWorker") if r in title), None):
+            titles.append(title[:80])
+            if role := next((role for marker, role in WORKER_ROLES.items() if marker in title), None):
                 processes.setdefault(role, []).append(all(library in maps for library in PRELOADED_LIBRARIES))
-        assert processes.keys() == {"MainProcess", "ForkPoolWorker"}, (worker, processes)
-        assert all(all(found) for found in processes.values()), (worker, processes)
+        assert processes.keys() == {"main", "pool"}, (worker, processes, titles)
+        assert all(all(found) for found in processes.values()), (worker, processes, titles)
 
 
 def test_a_worker_lost_during_a_copy_is_retried_on_the_other_worker_and_the_hour_ends_exact(faults):
