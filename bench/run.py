@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench import airflow_floor, live, load_efficiency, parse_time, report, worker_memory
+from bench import live, load_efficiency, parse_time, report, worker_memory
 from devstack.isolated import BUCKET, PREFIX, IsolatedStack
 from devstack.stack import EMBEDDED, PRODUCTION
 
@@ -204,6 +204,9 @@ class Bench:
             if s.production:
                 self.measure_production(extra_env, start_date, hours)
             if s.airflow_floor:
+                # Imported here: bench.airflow_floor uses bench.backfill_only, which uses this module.
+                from bench import airflow_floor
+
                 mode = PRODUCTION if s.production else EMBEDDED
                 self.section(
                     "airflow_floor",
