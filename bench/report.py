@@ -45,6 +45,8 @@ def machine_and_versions() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "make bench  (.venv/bin/python -m bench.run)",
+        # The run's settings that differ from the defaults (bench/run.py Settings), as the command was given.
+        "bench_environment": " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("BENCH_")),
         "machine": {
             "cpu": cpu,
             "cores": os.cpu_count(),
@@ -437,6 +439,7 @@ def report_context(results: dict[str, Any], charts: list[str]) -> dict[str, Any]
         "meta": meta,
         "machine": meta["machine"],
         "command": meta["command"].split("(", 1)[1].rstrip(")"),
+        "bench_environment": meta.get("bench_environment") or "",
         "versions": [(name, version) for name, version in meta["versions"].items() if version],
         "total_minutes": results.get("total_seconds", 0) / 60,
         "figures": [list(row) for row in figures(results) + production_figures(results)],

@@ -150,3 +150,13 @@ def test_the_airflow_floor_is_shown_beside_the_ingests_backfill():
     )
     # The ingest's own figure, from the backfill of the stack of the floor's mode (embedded here).
     assert "event_log_ingest on a stack of the same mode: 6.50 hours a" in lines
+
+
+def test_the_command_names_the_settings_the_run_was_given():
+    meta = {**META, "bench_environment": "BENCH_LONG_BACKFILL_HOURS=0"}
+    lines = lines_of(report.readme({"meta": meta, "settings": {}, "errors": {}}, charts=[]))
+    assert any(
+        line.startswith("- **Command**: `cd /work/main && BENCH_LONG_BACKFILL_HOURS=0 make bench`;") for line in lines
+    )
+    lines = lines_of(report.readme({"meta": META, "settings": {}, "errors": {}}, charts=[]))
+    assert any(line.startswith("- **Command**: `cd /work/main && make bench`;") for line in lines)
